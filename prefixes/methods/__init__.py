@@ -1,0 +1,1 @@
+"""One module per method: the parameters it trains and how they start."""

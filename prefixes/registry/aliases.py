@@ -1,0 +1,77 @@
+"""Aliases (`production`, `staging`, ...) per task and method, with their full history.
+
+Aliases are the only mutable part of the registry, so every change is appended to a history that
+is never rewritten: who moved which alias, when, from which version to which.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prefixes.registry.atomic import write_atomic
+from prefixes.registry.errors import RegistryError
+
+ALIASES_FILE = "aliases.json"
+
+
+class AliasEvent(BaseModel):
+    """One move of an alias."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alias: str
+    from_version: str | None = Field(description="Version before the move; null when new.")
+    to_version: str
+    by: str = Field(description="user@host of whoever moved it.")
+    at: datetime
+
+
+class AliasFile(BaseModel):
+    """Content of `<task>/<method>/aliases.json`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: dict[str, str] = Field(default_factory=dict, description="alias -> version name.")
+    history: list[AliasEvent] = Field(default_factory=list, description="Oldest first.")
+
+
+def read_aliases(path: Path) -> AliasFile:
+    """Read an aliases file; a missing file means no aliases yet."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return AliasFile()
+    try:
+        return AliasFile.model_validate_json(text)
+    except ValidationError as error:
+        raise RegistryError(f"{path} is not a valid aliases file: {error}") from None
+
+
+def current_user() -> str:
+    """`user@host` for the history; containers without a passwd entry still get a host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def move_alias(path: Path, alias: str, version: str, by: str) -> AliasEvent:
+    """Point `alias` at `version` and append the move to the history (caller holds the lock)."""
+    state = read_aliases(path)
+    event = AliasEvent(
+        alias=alias,
+        from_version=state.aliases.get(alias),
+        to_version=version,
+        by=by,
+        at=datetime.now(timezone.utc),
+    )
+    state.aliases[alias] = version
+    state.history.append(event)
+    write_atomic(path, (state.model_dump_json(indent=2) + "\n").encode())
+    return event

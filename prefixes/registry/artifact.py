@@ -1,0 +1,132 @@
+"""Reading a folded prefix artifact directory and hashing its files.
+
+An artifact is what the model's `save_pretrained(dir)` writes: `prefix_config.json` and
+`prefix.safetensors`. The config format belongs to the model code, so it is read leniently here
+(unknown keys are ignored) and only the fields the registry records are required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from prefixes.registry.errors import ArtifactError
+from prefixes.registry.metadata import FileRecord
+
+CONFIG_FILE = "prefix_config.json"
+WEIGHTS_FILE = "prefix.safetensors"
+METADATA_FILE = "metadata.json"
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+
+_CHUNK = 1 << 20
+
+
+class ArtifactBaseModel(BaseModel):
+    """`base_model` block of prefix_config.json."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name_or_path: str
+    model_type: str | None = None
+    fingerprint: str | None = None
+    revision: str | None = None
+
+
+class ArtifactConfig(BaseModel):
+    """The fields of prefix_config.json that the registry records."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    method: str
+    form: str
+    task_type: str | None = None
+    base_model: ArtifactBaseModel
+    method_config: dict[str, Any]
+    shape: dict[str, Any]
+    library_versions: dict[str, str] = {}
+
+
+def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
+    """Validate `artifact_dir` and return its config and the files to publish (sorted by name).
+
+    Every top-level regular file is published; symlinks and subdirectories are refused because a
+    version must be self-contained and its hashes must describe exactly what is stored.
+    """
+    if not artifact_dir.is_dir():
+        raise ArtifactError(f"artifact directory {artifact_dir} does not exist or is not a directory")
+    files: list[Path] = []
+    for entry in sorted(os.scandir(artifact_dir), key=lambda e: e.name):
+        if entry.is_symlink() or not entry.is_file():
+            raise ArtifactError(
+                f"{entry.path} is not a regular file; an artifact directory may only hold files"
+            )
+        if entry.name == METADATA_FILE:
+            raise ArtifactError(
+                f"{entry.path}: '{METADATA_FILE}' is written by the registry, remove it from the "
+                "artifact directory"
+            )
+        files.append(Path(entry.path))
+    missing = [name for name in REQUIRED_FILES if not (artifact_dir / name).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"{artifact_dir} is not a prefix artifact: missing {', '.join(missing)} "
+            "(write it with the model's save_pretrained)"
+        )
+    config = _read_config(artifact_dir / CONFIG_FILE)
+    if config.form != "folded":
+        raise ArtifactError(
+            f"{artifact_dir} holds form {config.form!r}, but the registry stores only folded "
+            "inference prefixes; save the model with the folded export and publish that directory"
+        )
+    return config, files
+
+
+def _read_config(path: Path) -> ArtifactConfig:
+    try:
+        return ArtifactConfig.model_validate(json.loads(path.read_bytes()))
+    except ValueError as error:  # json.JSONDecodeError and pydantic.ValidationError
+        detail = str(error) if isinstance(error, ValidationError) else f"invalid JSON: {error}"
+        raise ArtifactError(f"{path} is not a valid prefix config: {detail}") from None
+
+
+def copy_and_hash(source: Path, destination: Path) -> FileRecord:
+    """Copy `source` to a new `destination`, fsync it, and record the hash of the bytes written."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as src, open(destination, "xb") as dst:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return FileRecord(name=destination.name, sha256=digest.hexdigest(), size=size)
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """Return (hex sha256, size in bytes) of the file at `path`."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def content_digest(files: Iterable[FileRecord]) -> str:
+    """sha256 over the sorted (name, sha256) pairs: equal content gives an equal digest.
+
+    Timestamps and provenance are deliberately left out, so republishing the same artifact is
+    recognised as a duplicate.
+    """
+    digest = hashlib.sha256()
+    for name, sha in sorted((record.name, record.sha256) for record in files):
+        digest.update(f"{name}\0{sha}\n".encode())
+    return digest.hexdigest()

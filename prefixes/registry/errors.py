@@ -1,0 +1,31 @@
+"""Exceptions raised by the registry.
+
+Every error is a `RegistryError`, so a caller (the CLI in particular) can turn any of them into a
+one-line message for people without catching unrelated bugs.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class of every error the registry raises on purpose."""
+
+
+class InvalidNameError(RegistryError, ValueError):
+    """A task, method, alias or version name is not allowed (checked before anything is written)."""
+
+
+class ArtifactError(RegistryError, ValueError):
+    """The directory given to `publish` is not a folded prefix artifact."""
+
+
+class EntryNotFoundError(RegistryError, LookupError):
+    """No version, alias or task matches the request."""
+
+
+class SchemaVersionError(RegistryError):
+    """Metadata or layout written by a newer `prefixes` than the one running."""
+
+
+class IntegrityError(RegistryError):
+    """Stored files no longer match the hashes recorded when they were published."""

@@ -1,0 +1,77 @@
+"""Validation of the names that become path components: tasks, methods, aliases and versions.
+
+Names are checked before anything touches the disk, so a name such as `../x` can neither escape the
+registry root nor leave a half-written directory behind.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prefixes.registry.errors import InvalidNameError
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+# Versions are `v1`, `v2`, ...; no leading zeros so that every number has exactly one spelling.
+_VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
+
+# Method names in use by the library; any valid name is accepted so new methods need no change here.
+COMMON_METHODS = ("prefix", "prompt", "p_tuning_v2")
+
+# Top-level entries of the registry root that a task directory must not shadow.
+RESERVED_TASK_NAMES = frozenset({"registry.json", "readme.md"})
+
+LATEST = "latest"
+
+
+def validate_name(field: str, value: object) -> str:
+    """Return `value` if it is a safe name for `field`, else raise `InvalidNameError`.
+
+    The pattern already excludes `/`, `\\`, NUL, absolute paths and a leading dot; `..` is checked
+    separately because the pattern allows single dots inside a name (`sst2.v2-data`).
+    """
+    if not isinstance(value, str) or not is_valid_name(value):
+        raise InvalidNameError(
+            f"invalid {field} name {value!r}: it must match {NAME_PATTERN} (lowercase letters, "
+            "digits, '_', '.', '-', at most 64 characters, starting with a letter or digit) "
+            "and must not contain '..'"
+        )
+    return value
+
+
+def is_valid_name(value: str) -> bool:
+    """True for names `validate_name` accepts; used to skip hidden and temporary entries on disk."""
+    return bool(_NAME_RE.fullmatch(value)) and ".." not in value
+
+
+def validate_task(value: object) -> str:
+    """Validate a task name, which also must not collide with the registry's own root files."""
+    name = validate_name("task", value)
+    if name in RESERVED_TASK_NAMES:
+        raise InvalidNameError(
+            f"invalid task name {name!r}: it is reserved for the registry's own files"
+        )
+    return name
+
+
+def validate_alias(value: object) -> str:
+    """Validate an alias name; `latest` and `vN` are refused because `get` reads them as versions."""
+    name = validate_name("alias", value)
+    if name == LATEST or _VERSION_RE.fullmatch(name):
+        raise InvalidNameError(
+            f"invalid alias name {name!r}: 'latest' and version names like 'v3' are reserved; "
+            "use a word such as 'production' or 'staging'"
+        )
+    return name
+
+
+def parse_version(name: str) -> int | None:
+    """Return N for a version directory name `vN`, or None for anything else (temp files, aliases)."""
+    match = _VERSION_RE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def format_version(number: int) -> str:
+    """Return the directory name of version `number`."""
+    return f"v{number}"

@@ -1,0 +1,75 @@
+"""Integrity checks of stored versions against the hashes recorded at publish time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefixes.registry.artifact import METADATA_FILE, content_digest, hash_file
+from prefixes.registry.metadata import EntryMetadata
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mismatch: which entry, which file, what was expected and what was found."""
+
+    entry: str
+    file: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.file}: expected {self.expected}, found {self.actual}"
+
+
+@dataclass
+class VerifyReport:
+    """Result of `Registry.verify()`: `ok` is True exactly when no problem was found."""
+
+    entries_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_files(entry: str, path: Path, metadata: EntryMetadata) -> list[Problem]:
+    """Compare the files in version directory `path` with `metadata.files` and its digest."""
+    problems: list[Problem] = []
+    expected_names = {record.name for record in metadata.files}
+    present = {name for name in os.listdir(path) if name != METADATA_FILE}
+    for name in sorted(present - expected_names):
+        problems.append(Problem(entry, name, "no such file", "unexpected file"))
+    for record in metadata.files:
+        try:
+            sha, size = hash_file(path / record.name)
+        except FileNotFoundError:
+            problems.append(Problem(entry, record.name, f"sha256 {record.sha256}", "missing"))
+            continue
+        if size != record.size:
+            problems.append(Problem(entry, record.name, f"size {record.size}", f"size {size}"))
+        if sha != record.sha256:
+            problems.append(Problem(entry, record.name, f"sha256 {record.sha256}", f"sha256 {sha}"))
+    recomputed = content_digest(metadata.files)
+    if recomputed != metadata.digest:
+        problems.append(
+            Problem(entry, METADATA_FILE, f"digest {recomputed}", f"digest {metadata.digest}")
+        )
+    return problems
+
+
+def check_identity(
+    entry: str, metadata: EntryMetadata, task: str, method: str, version: str
+) -> list[Problem]:
+    """A version directory copied or renamed by hand no longer matches its own metadata."""
+    problems = []
+    for name, expected, actual in (
+        ("task", task, metadata.task),
+        ("method", method, metadata.method),
+        ("version", version, metadata.version),
+    ):
+        if expected != actual:
+            problems.append(Problem(entry, METADATA_FILE, f"{name} {expected}", f"{name} {actual}"))
+    return problems

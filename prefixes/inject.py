@@ -283,7 +283,8 @@ def _shifted_positions(kwargs: dict, offsets: torch.Tensor, padding_idx: int | N
     if positions is not None:  # generation passes positions counted from its attention mask
         return positions + offsets
     mask = kwargs.get("attention_mask")
-    cache = kwargs.get("past_key_values")
+    # transformers 5.24 renamed past_key_values to cache; accept both spellings.
+    cache = kwargs.get("cache") if kwargs.get("cache") is not None else kwargs.get("past_key_values")
     past = cache.get_seq_length() if cache is not None else 0
     if mask is None or mask.dim() != 2:
         positions = torch.arange(past, past + length, device=tokens.device)[None].expand(batch, length)

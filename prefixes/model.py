@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.models.auto import modeling_auto as auto_names
 
 from prefixes.artifact import (
     ArtifactConfig,
@@ -28,23 +29,29 @@ from prefixes.config import HEAD_TASK_TYPES, ModelConfig, TaskType
 
 DEFAULT_ADAPTER = "default"
 
-_TASK_BY_CLASS_SUFFIX = {
-    "ForCausalLM": "text_generation",
-    "ForSequenceClassification": "text_classification",
-    "ForConditionalGeneration": "seq2seq_generation",
-    "ForTokenClassification": "token_classification",
-    "ForQuestionAnswering": "question_answering",
+def _head_class_names(mapping: dict) -> set[str]:
+    names = set()
+    for value in mapping.values():
+        names.update([value] if isinstance(value, str) else value)
+    return names
+
+
+# transformers' own registry of which head class serves which task.
+_TASK_BY_HEAD_CLASSES = {
+    "text_generation": _head_class_names(auto_names.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
+    "seq2seq_generation": _head_class_names(auto_names.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES),
+    "text_classification": _head_class_names(auto_names.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES),
+    "token_classification": _head_class_names(auto_names.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES),
+    "question_answering": _head_class_names(auto_names.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES),
 }
 
 
 def infer_task_type(model: PreTrainedModel) -> TaskType:
-    """The task type a transformers head class implies (its role suffix, not its architecture)."""
+    """The task type transformers associates with the model's head class."""
     name = type(model).__name__
-    for suffix, task_type in _TASK_BY_CLASS_SUFFIX.items():
-        if name.endswith(suffix):
+    for task_type, classes in _TASK_BY_HEAD_CLASSES.items():
+        if name in classes:
             return task_type
-    if model.config.is_encoder_decoder:
-        return "seq2seq_generation"
     raise ValueError(f"cannot tell the task type of {name}: pass task_type=... explicitly")
 
 
@@ -209,6 +216,12 @@ class AdaptedModel(nn.Module):
             library_versions=library_versions(),
         )
         return write_artifact(directory, config, tensors)
+
+    def export_peft(self, directory: str | os.PathLike, adapter: str | None = None) -> Path:
+        """Write the adapter in PEFT's format (causal LMs); see prefixes.peft_export."""
+        from prefixes.peft_export import export_peft
+
+        return export_peft(self, directory, adapter)
 
     def _method_name(self, adapter: nn.Module) -> str:
         return self.method

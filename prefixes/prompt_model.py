@@ -20,9 +20,9 @@ _POSITION_TARGETS = ("start_positions", "end_positions")
 class PromptTuningModel(AdaptedModel):
     """Learned embeddings prepended to the input (the encoder input for seq2seq models).
 
-    Within a batch, examples may use different prompts (``task_ids``) of different lengths: each
-    example's prompt is followed by masked padding up to the longest, then its real tokens, and
-    positions count only unmasked tokens, so each example sees exactly what it would alone.
+    Within a batch, examples may use different prompts (``task_ids``) of different lengths: the
+    shorter prompts are padded with masked slots up to the longest and positions count only
+    unmasked tokens, so each example sees exactly what it would alone.
     """
 
     method: ClassVar[str] = "prompt"
@@ -64,10 +64,18 @@ class PromptTuningModel(AdaptedModel):
             per_example = lengths.expand(batch)
         else:
             longest = int(lengths.max())
-            bank = torch.stack([nn.functional.pad(p, (0, 0, 0, longest - p.shape[0])) for p in prompts])
+            # Encoder-decoder models take no position_ids (T5's relative bias counts slots), so
+            # there the padding goes before the prompt; elsewhere after it, keeping the first
+            # slot (what BERT-style poolers read) a real virtual token, and positions are recounted.
+            pad_left = self.base_model.config.is_encoder_decoder
+            bank = torch.stack(
+                [nn.functional.pad(p, (0, 0, longest - p.shape[0], 0) if pad_left else (0, 0, 0, longest - p.shape[0])) for p in prompts]
+            )
             prompt = bank[example_index]  # (B, P_max, hidden)
             per_example = lengths[example_index]
-            visible = (torch.arange(longest, device=lengths.device)[None] < per_example[:, None]).to(attention_mask.dtype)
+            slots = torch.arange(longest, device=lengths.device)[None]
+            visible = slots >= longest - per_example[:, None] if pad_left else slots < per_example[:, None]
+            visible = visible.to(attention_mask.dtype)
         embeds = torch.cat([prompt.to(inputs_embeds.dtype), inputs_embeds], dim=1)
         return embeds, torch.cat([visible, attention_mask], dim=1), per_example, example_index is not None
 

@@ -2,53 +2,24 @@
 
 Every `encode` returns one dict of python-int lists per example plus a `TruncationReport`:
 truncation is always counted and logged, never silent. The generation formats live in
-`prefixes.data.generation` and are re-exported here.
+`prefixes.data.generation` and are re-exported here, so every task format imports from one place.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
 from prefixes.data.sources import DataError, Example
-
-logger = logging.getLogger(__name__)
-
-IGNORE_INDEX = -100
-"""Label value that the transformers losses skip."""
-
-
-@dataclass
-class TruncationReport:
-    """How many of `total` encoded examples lost tokens to the `max_length` limit."""
-
-    total: int
-    truncated: int
-    max_length: int
-    answers_lost: int = 0
-    """Extractive QA only: examples whose answer span was cut off by truncation."""
-
-    def __str__(self) -> str:
-        text = f"{self.truncated}/{self.total} examples truncated to {self.max_length} tokens"
-        return text + (f", {self.answers_lost} lost their answer" if self.answers_lost else "")
-
-
-def report_truncation(report: TruncationReport, what: str) -> TruncationReport:
-    """Log a warning when anything was truncated, and return the report."""
-    if report.truncated:
-        logger.warning("%s: %s", what, report)
-    return report
-
-
-def _token_counts(tokenizer: Any, texts: list[str], pairs: list[str] | None) -> list[int]:
-    # verbose=False: the tokenizer's "longer than model_max_length" warning is what we count.
-    encoded = tokenizer(texts, pairs, truncation=False, verbose=False)
-    return [len(ids) for ids in encoded["input_ids"]]
-
+from prefixes.data.truncation import (
+    IGNORE_INDEX,
+    TruncationReport,
+    report_truncation,
+    token_counts,
+)
 
 class ClassificationFormat:
     """Single text or text pair -> input_ids, attention_mask, labels (index into label_names)."""
@@ -66,7 +37,7 @@ class ClassificationFormat:
         labels = [self._label_id(index, example) for index, example in enumerate(examples)]
         texts = [example.text for example in examples]
         pairs = _text_pairs(examples)
-        lengths = _token_counts(self.tokenizer, texts, pairs)
+        lengths = token_counts(self.tokenizer, texts, pairs)
         encoded = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length)
         features = [
             {"input_ids": ids, "attention_mask": mask, "labels": label}
@@ -122,7 +93,7 @@ class ExtractiveQAFormat:
         questions = [example.text for example in examples]
         contexts = [example.text_pair for example in examples]
         self._check_question_room(questions)
-        lengths = _token_counts(self.tokenizer, questions, contexts)
+        lengths = token_counts(self.tokenizer, questions, contexts)
         encoded = self._tokenize(questions, contexts)
         features, lost = [], 0
         for index, example in enumerate(examples):
@@ -227,10 +198,10 @@ def collate(
     if not features:
         raise ValueError("collate() got an empty batch.")
     keys = list(features[0])
+    if any(set(feature) != set(keys) for feature in features):
+        raise ValueError(f"Features in one batch have different keys; expected {keys}.")
     batch = {}
     for key in keys:
-        if any(set(feature) != set(keys) for feature in features):
-            raise ValueError(f"Features in one batch have different keys; expected {keys}.")
         values = [feature[key] for feature in features]
         if all(isinstance(value, int) for value in values):
             batch[key] = torch.tensor(values, dtype=torch.long)
@@ -247,19 +218,11 @@ def collate(
     return batch
 
 
-# Re-exported so that every task format is importable from this module.
-from prefixes.data.generation import (  # noqa: E402
-    CausalGenerationFormat,
-    Seq2SeqGenerationFormat,
-)
-
 __all__ = [
-    "IGNORE_INDEX",
     "CausalGenerationFormat",
     "ClassificationFormat",
     "ExtractiveQAFormat",
     "Seq2SeqGenerationFormat",
     "TruncationReport",
     "collate",
-    "report_truncation",
 ]

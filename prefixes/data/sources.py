@@ -93,8 +93,8 @@ def _iter_file(path: Path, columns: dict[str, str] | None) -> Iterator[Example]:
     rows, available = _read_rows(path)
     if not rows:
         raise DataError(f"File {path} holds no records: write at least one example to it.")
-    mapping = _resolve_columns(columns, available, where=f"file {path}")
-    return rows_to_examples(rows, mapping, where=f"file {path}")
+    mapping = _resolve_columns(columns, available, where=f"File {path}")
+    return rows_to_examples(rows, mapping, where=f"File {path}")
 
 
 def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -176,7 +176,7 @@ def _iter_hub(source: str, columns: dict[str, str] | None, split: str | None) ->
             f" not a local file ({', '.join(FILE_SUFFIXES)}), and the hub could not load split "
             f"{hub_split!r} ({type(err).__name__}: {err}).{hint}"
         ) from err
-    where = f"hub dataset {source} split {hub_split}"
+    where = f"Hub dataset {source} split {hub_split}"
     mapping = _resolve_columns(columns, list(dataset.column_names), where=where)
     label_feature = dataset.features.get(mapping["label"]) if "label" in mapping else None
     # Hub labels are usually ClassLabel ints; Example labels are names.
@@ -192,19 +192,19 @@ def _resolve_columns(
     unknown = sorted(set(columns) - set(FIELDS))
     if unknown:
         raise DataError(
-            f"columns for {where} names unknown Example field(s) {unknown}: "
+            f"{where}: `columns` names unknown Example field(s) {unknown}; "
             f"keys must be among {list(FIELDS)}."
         )
     for field, column in columns.items():
         if column not in available:
             raise DataError(
-                f"{where.capitalize()} has no column {column!r} (mapped to field {field!r}); "
+                f"{where} has no column {column!r} (mapped to field {field!r}); "
                 f"available columns: {available}. Fix `columns`."
             )
     mapping = {field: field for field in FIELDS if field in available} | columns
     if "text" not in mapping:
         raise DataError(
-            f"{where.capitalize()} has no column 'text'; available columns: {available}. "
+            f"{where} has no column 'text'; available columns: {available}. "
             "Pass columns={'text': <column>} naming the input text column."
         )
     return mapping
@@ -234,10 +234,10 @@ def rows_to_examples(
 
 def _to_text(value: Any, at: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"{at.capitalize()} is empty: fill it in or drop the record.")
+        raise DataError(f"{at} is empty: fill it in or drop the record.")
     if not isinstance(value, str):
         raise DataError(
-            f"{at.capitalize()} holds {value!r} ({type(value).__name__}), not a string: "
+            f"{at} holds {value!r} ({type(value).__name__}), not a string: "
             "map a text column to this field."
         )
     return value
@@ -245,7 +245,7 @@ def _to_text(value: Any, at: str) -> str:
 
 def _to_label(value: Any, at: str, name_label: Callable[[int], str] | None) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"{at.capitalize()} has no label: fill it in or drop the record.")
+        raise DataError(f"{at} has no label: fill it in or drop the record.")
     if name_label is not None:
         return name_label(int(value))
     if isinstance(value, str):
@@ -253,7 +253,7 @@ def _to_label(value: Any, at: str, name_label: Callable[[int], str] | None) -> s
     if isinstance(value, numbers.Integral):  # numpy ints too; numeric labels become their digits
         return str(int(value))
     raise DataError(
-        f"{at.capitalize()} holds label {value!r} ({type(value).__name__}): "
+        f"{at} holds label {value!r} ({type(value).__name__}): "
         "labels must be strings or integers."
     )
 
@@ -264,7 +264,7 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise DataError(f"{at.capitalize()} holds answers that are not JSON ({err}).")
+            raise DataError(f"{at} holds answers that are not JSON ({err}).")
     try:
         if isinstance(value, Mapping):  # SQuAD: {"text": [...], "answer_start": [...]}
             texts, starts = list(value["text"]), list(value["answer_start"])
@@ -279,7 +279,7 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
         answers = tuple((str(text), int(start)) for text, start in pairs)
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(
-            f"{at.capitalize()} holds answers {value!r} that cannot be read ({err}): use "
+            f"{at} holds answers {value!r} that cannot be read ({err}): use "
             '{"text": [...], "answer_start": [...]} or a list of [answer_text, char_start] pairs.'
         )
     return answers

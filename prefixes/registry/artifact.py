@@ -48,8 +48,18 @@ class ArtifactConfig(BaseModel):
     task_type: str | None = None
     base_model: ArtifactBaseModel
     method_config: dict[str, Any]
-    shape: dict[str, Any]
+    # The resolved shape is written either as one `shape` block or as the prefix `layout` plus the
+    # model's `hidden_size` (prompt artifacts have no layout); both spellings are accepted.
+    shape: dict[str, Any] | None = None
+    layout: dict[str, Any] | None = None
+    hidden_size: int | None = None
     library_versions: dict[str, str] = {}
+
+    def resolved_shape(self) -> dict[str, Any]:
+        """The shape block to record, whichever spelling the artifact used."""
+        if self.shape is not None:
+            return self.shape
+        return {"layout": self.layout, "hidden_size": self.hidden_size}
 
 
 def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
@@ -82,7 +92,8 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     if config.form != "folded":
         raise ArtifactError(
             f"{artifact_dir} holds form {config.form!r}, but the registry stores only folded "
-            "inference prefixes; save the model with the folded export and publish that directory"
+            "inference prefixes; export it with `model.save_pretrained(dir)` (the folded "
+            "default, not `training_state=True`) and publish that directory"
         )
     return config, files
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user, move_alias
 from prefixes.registry.aliases import read_aliases
@@ -175,8 +176,7 @@ class Registry:
         """
         namespace = self._namespace(task, method)
         config, files = read_artifact(Path(artifact_dir))
-        records = [FileRecord(name=path.name, sha256=sha, size=size)
-                   for path in files for sha, size in [hash_file(path)]]
+        records = [_record(path) for path in files]
         try:
             draft = EntryMetadata(
                 schema_version=SCHEMA_VERSION,
@@ -191,7 +191,7 @@ class Registry:
                 task_type=config.task_type,
                 base_model=BaseModelInfo(**config.base_model.model_dump()),
                 method_config=config.method_config,
-                shape=config.shape,
+                shape=config.resolved_shape(),
                 training_params=training_params or {},
                 metrics=metrics or {},
                 dataset_fingerprint=dataset_fingerprint,
@@ -201,7 +201,8 @@ class Registry:
                 artifact_library_versions=config.library_versions,
                 files=records,
             )
-        except ValidationError as error:
+            draft.to_json()  # unserialisable training params must fail here, before any write
+        except (ValidationError, PydanticSerializationError) as error:
             raise RegistryError(f"cannot publish {artifact_dir}: {error}") from None
 
         self._ensure_layout()
@@ -352,6 +353,11 @@ def _claim_version(stage: Path, namespace: Path, draft: EntryMetadata) -> int:
             continue
         fsync_dir(namespace)
         return number
+
+
+def _record(path: Path) -> FileRecord:
+    sha, size = hash_file(path)
+    return FileRecord(name=path.name, sha256=sha, size=size)
 
 
 def _version_numbers(namespace: Path) -> set[int]:

@@ -1,0 +1,235 @@
+"""`prefixes registry ...`: publish, list, show, promote and verify versioned prefix artifacts.
+
+Thin by design: click parses, `prefixes.registry.Registry` does the work. Every command prints a
+human summary by default and JSON with `--json`; registry errors become one-line click errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from prefixes.registry import Entry, Registry, RegistryError
+
+
+class _RegistryGroup(click.Group):
+    """Turns every `RegistryError` into a `ClickException`: a clear message, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RegistryError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _registry_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--registry",
+        "registry_dir",
+        default="registry",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Registry root directory.",
+    )(command)
+
+
+def _json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
+
+
+def _read_mapping(path: Path | None, what: str) -> dict[str, Any] | None:
+    """Read a JSON or YAML object (YAML is a superset of JSON, so one parser serves both)."""
+    if path is None:
+        return None
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise click.ClickException(f"{what} file {path} is not valid JSON/YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{what} file {path} must hold an object (name: value pairs)")
+    return data
+
+
+def _summary(entry: Entry, aliases: list[str]) -> dict[str, Any]:
+    metadata = entry.metadata
+    return {
+        "task": metadata.task,
+        "method": metadata.method,
+        "version": entry.path.name,
+        "digest": metadata.digest,
+        "created_at": metadata.created_at.isoformat(),
+        "aliases": aliases,
+        "metrics": metadata.metrics,
+        "path": str(entry.path),
+    }
+
+
+def _aliases_of(store: Registry, entry: Entry) -> list[str]:
+    table = store.aliases(entry.metadata.task, entry.metadata.method).aliases
+    return sorted(alias for alias, version in table.items() if version == entry.path.name)
+
+
+@click.group("registry", cls=_RegistryGroup)
+def registry() -> None:
+    """Versioned registry of folded prefix artifacts (see registry/README.md)."""
+
+
+@registry.command()
+@click.argument("artifact_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_registry_option
+@click.option("--task", required=True, help="Task name, e.g. 'sst2'.")
+@click.option("--method", required=True, help="Method name: 'prefix', 'prompt', 'p_tuning_v2', ...")
+@click.option("--metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON/YAML file of metric name -> number.")
+@click.option("--training-params", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON/YAML file of the training parameters.")
+@click.option("--dataset-fingerprint", help="Fingerprint of the training data.")
+@click.option("--dvc-lock", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="dvc.lock whose --dvc-stage entry produced the artifact.")
+@click.option("--dvc-stage", help="Stage name in --dvc-lock, e.g. 'train-prefix@sst2'.")
+@_json_option
+def publish(
+    artifact_dir: Path,
+    registry_dir: Path,
+    task: str,
+    method: str,
+    metrics: Path | None,
+    training_params: Path | None,
+    dataset_fingerprint: str | None,
+    dvc_lock: Path | None,
+    dvc_stage: str | None,
+    as_json: bool,
+) -> None:
+    """Publish ARTIFACT_DIR (a folded save_pretrained output) as the next version."""
+    store = Registry(registry_dir)
+    entry = store.publish(
+        artifact_dir,
+        task=task,
+        method=method,
+        training_params=_read_mapping(training_params, "training params"),
+        metrics=_read_mapping(metrics, "metrics"),
+        dataset_fingerprint=dataset_fingerprint,
+        dvc_lock=dvc_lock,
+        dvc_stage=dvc_stage,
+    )
+    if as_json:
+        click.echo(json.dumps(_summary(entry, _aliases_of(store, entry))))
+    else:
+        click.echo(f"{entry.ref}  digest {entry.metadata.digest[:16]}  at {entry.path}")
+
+
+@registry.command("list")
+@_registry_option
+@click.option("--task", help="Only this task.")
+@click.option("--method", help="Only this method.")
+@_json_option
+def list_entries(registry_dir: Path, task: str | None, method: str | None, as_json: bool) -> None:
+    """List versions, oldest first within each task and method."""
+    store = Registry(registry_dir)
+    rows = [_summary(entry, _aliases_of(store, entry)) for entry in store.list(task, method)]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo(f"no versions in {registry_dir}")
+    for row in rows:
+        aliases = f"  [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+        click.echo(
+            f"{row['task']}/{row['method']}/{row['version']}  {row['created_at']}  "
+            f"{row['digest'][:16]}{aliases}"
+        )
+
+
+@registry.command()
+@click.argument("task")
+@click.option("--method", default="prefix", show_default=True)
+@click.option("--version", default="latest", show_default=True, help="'latest', 'vN' or an alias.")
+@_registry_option
+@_json_option
+def show(task: str, method: str, version: str, registry_dir: Path, as_json: bool) -> None:
+    """Print the metadata of one version."""
+    store = Registry(registry_dir)
+    entry = store.get(task, method, version)
+    aliases = _aliases_of(store, entry)
+    if as_json:
+        document = entry.metadata.model_dump(mode="json")
+        click.echo(json.dumps({**document, "path": str(entry.path), "aliases": aliases}))
+        return
+    md = entry.metadata
+    dirty = {None: "", True: " (dirty)", False: " (clean)"}[md.git.dirty]
+    lines = [
+        f"entry:               {entry.ref}",
+        f"path:                {entry.path}",
+        f"aliases:             {', '.join(aliases) or '-'}",
+        f"created at:          {md.created_at.isoformat()}",
+        f"digest:              {md.digest}",
+        f"adapter method:      {md.adapter_method} ({md.form}), task type {md.task_type or '-'}",
+        f"base model:          {md.base_model.name_or_path} (type {md.base_model.model_type or '-'},"
+        f" revision {md.base_model.revision or '-'})",
+        f"base fingerprint:    {md.base_model.fingerprint or '-'}",
+        f"git commit:          {md.git.commit or '-'}{dirty}",
+        f"dvc.lock hash:       {md.dvc.lock_hash or '-'}"
+        + (f" (stage {md.dvc.stage})" if md.dvc.stage else ""),
+        f"dataset fingerprint: {md.dataset_fingerprint or '-'}",
+        f"metrics:             {json.dumps(md.metrics, sort_keys=True)}",
+        f"training params:     {json.dumps(md.training_params, sort_keys=True)}",
+        f"method config:       {json.dumps(md.method_config, sort_keys=True)}",
+        f"shape:               {json.dumps(md.shape, sort_keys=True)}",
+        f"library versions:    {json.dumps(md.library_versions, sort_keys=True)}",
+        "files:",
+        *(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}" for f in md.files),
+    ]
+    click.echo("\n".join(lines))
+
+
+@registry.command()
+@click.argument("task")
+@click.option("--method", default="prefix", show_default=True)
+@click.option("--version", required=True, help="'latest' (pinned now), 'vN' or another alias.")
+@click.option("--alias", required=True, help="Alias to move, e.g. 'production'.")
+@_registry_option
+@_json_option
+def promote(
+    task: str, method: str, version: str, alias: str, registry_dir: Path, as_json: bool
+) -> None:
+    """Point ALIAS of TASK/METHOD at VERSION (recorded in the alias history)."""
+    event = Registry(registry_dir).promote(task, method, version, alias)
+    if as_json:
+        click.echo(json.dumps({"task": task, "method": method, **event.model_dump(mode="json")}))
+    else:
+        click.echo(
+            f"{task}/{method}: {alias} {event.from_version or '(new)'} -> {event.to_version}"
+        )
+
+
+@registry.command()
+@_registry_option
+@_json_option
+@click.pass_context
+def verify(ctx: click.Context, registry_dir: Path, as_json: bool) -> None:
+    """Re-hash every stored file; exit 1 and list the bad entries when anything is off."""
+    report = Registry(registry_dir).verify()
+    if as_json:
+        click.echo(json.dumps({
+            "ok": report.ok,
+            "entries_checked": report.entries_checked,
+            "problems": [vars(problem) for problem in report.problems],
+        }))
+    elif report.ok:
+        click.echo(f"ok: {report.entries_checked} entries checked in {registry_dir}")
+    else:
+        bad = sorted({problem.entry for problem in report.problems})
+        click.echo(f"{len(bad)} bad entries of {report.entries_checked} checked:", err=True)
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        ctx.exit(1)
+
+
+if __name__ == "__main__":
+    registry()

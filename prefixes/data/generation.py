@@ -1,0 +1,180 @@
+"""Tokenisation of source -> target Examples for causal (decoder-only) and seq2seq models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefixes.data.sources import DataError, Example
+from prefixes.data.truncation import (
+    IGNORE_INDEX,
+    TruncationReport,
+    report_truncation,
+    token_counts,
+)
+
+SOURCE_SLOT = "{source}"
+
+
+def _split_template(template: str) -> tuple[str, str]:
+    """Text before and after the single "{source}" slot of a prompt template."""
+    if template.count(SOURCE_SLOT) != 1:
+        raise DataError(
+            f"template={template!r} must contain {SOURCE_SLOT!r} exactly once, e.g. "
+            "'Question: {source}\\nAnswer: '."
+        )
+    before, after = template.split(SOURCE_SLOT)
+    return before, after
+
+
+def _targets(examples: list[Example]) -> list[str]:
+    for index, example in enumerate(examples):
+        if example.target is None:
+            raise DataError(
+                f"Example {index} field 'target' is empty: generation needs a target for every "
+                "training example (use encode_prompts() for source-only prompts)."
+            )
+    return [example.target for example in examples]
+
+
+def _special_prefix(tokenizer: Any) -> list[int]:
+    """Special tokens the tokenizer puts before a text (e.g. Llama's BOS); often none."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return full[:start]
+    return []
+
+
+class CausalGenerationFormat:
+    """Decoder-only LM: [BOS] + template(source) + target + EOS, with the loss on the target only.
+
+    labels are -100 over the prompt, so exactly the target tokens (and EOS) are trained. When the
+    example exceeds `max_length`, the source is cut from the left first: the template, the end of
+    the source next to the target, and the target itself survive longest.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_length: int,
+        max_target_length: int | None = None,
+        template: str = "{source}\n",
+    ) -> None:
+        if tokenizer.eos_token_id is None:
+            raise DataError(
+                f"{type(tokenizer).__name__} has no eos_token: set tokenizer.eos_token so that "
+                "the model learns where a target ends."
+            )
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.max_target_length = max_target_length
+        before, after = _split_template(template)
+        self._head = _special_prefix(tokenizer) + self._token_ids([before])[0]
+        self._tail = self._token_ids([after])[0]
+        # Prompt tokens that are always present whatever the source.
+        self._fixed = len(self._head) + len(self._tail)
+        if self._fixed + (max_target_length or 1) > max_length:
+            raise DataError(
+                f"max_length={max_length} leaves no room: the template takes {self._fixed} tokens "
+                f"and max_target_length={max_target_length}. Raise max_length."
+            )
+
+    def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
+        """input_ids = prompt + target + EOS; labels = -100 on the prompt, the target ids after."""
+        sources = self._token_ids([example.text for example in examples])
+        targets = self._token_ids(_targets(examples))
+        features, truncated = [], 0
+        for source, target in zip(sources, targets):
+            target = target + [self.tokenizer.eos_token_id]
+            target_limit = self.max_length - self._fixed
+            if self.max_target_length is not None:
+                target_limit = min(target_limit, self.max_target_length)
+            room = self.max_length - self._fixed - min(len(target), target_limit)
+            cut = len(target) > target_limit or len(source) > room
+            prompt = self._head + source[max(0, len(source) - room) :] + self._tail
+            target = target[:target_limit]
+            truncated += cut
+            features.append(
+                {
+                    "input_ids": prompt + target,
+                    "attention_mask": [1] * (len(prompt) + len(target)),
+                    "labels": [IGNORE_INDEX] * len(prompt) + target,
+                }
+            )
+        report = TruncationReport(len(examples), truncated, self.max_length)
+        return features, report_truncation(report, "causal generation")
+
+    def encode_prompts(self, examples: list[Example]) -> list[dict]:
+        """Prompts alone, for generation; room for `max_target_length` new tokens is kept free."""
+        room = self.max_length - self._fixed - (self.max_target_length or 0)
+        features, truncated = [], 0
+        for source in self._token_ids([example.text for example in examples]):
+            truncated += len(source) > room
+            prompt = self._head + source[max(0, len(source) - room) :] + self._tail
+            features.append({"input_ids": prompt, "attention_mask": [1] * len(prompt)})
+        report = TruncationReport(len(examples), truncated, self.max_length)
+        report_truncation(report, "causal generation prompts")
+        return features
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+
+
+class Seq2SeqGenerationFormat:
+    """Encoder-decoder: input_ids from template(source), labels from the target.
+
+    Both sides are cut from the right by the tokenizer, which keeps its special tokens; labels
+    stay unpadded here and `collate` pads them with -100.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_length: int,
+        max_target_length: int | None = None,
+        template: str = "{source}",
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.max_target_length = max_target_length or max_length
+        self._before, self._after = _split_template(template)
+
+    def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
+        """input_ids/attention_mask for the source, labels for the target."""
+        targets = _targets(examples)
+        features, truncated_sources = self._encode_sources(examples)
+        target_lengths = [
+            len(ids)
+            for ids in self.tokenizer(text_target=targets, truncation=False, verbose=False)[
+                "input_ids"
+            ]
+        ]
+        labels = self.tokenizer(
+            text_target=targets, truncation=True, max_length=self.max_target_length
+        )["input_ids"]
+        for feature, label in zip(features, labels):
+            feature["labels"] = label
+        truncated = sum(
+            cut or length > self.max_target_length
+            for cut, length in zip(truncated_sources, target_lengths)
+        )
+        report = TruncationReport(len(examples), truncated, self.max_length)
+        return features, report_truncation(report, "seq2seq generation")
+
+    def encode_prompts(self, examples: list[Example]) -> list[dict]:
+        """Encoder inputs alone, for generation at evaluation time."""
+        features, truncated = self._encode_sources(examples)
+        report = TruncationReport(len(examples), sum(truncated), self.max_length)
+        report_truncation(report, "seq2seq generation prompts")
+        return features
+
+    def _encode_sources(self, examples: list[Example]) -> tuple[list[dict], list[bool]]:
+        sources = [self._before + example.text + self._after for example in examples]
+        lengths = token_counts(self.tokenizer, sources)
+        encoded = self.tokenizer(sources, truncation=True, max_length=self.max_length)
+        features = [
+            {"input_ids": ids, "attention_mask": mask}
+            for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])
+        ]
+        return features, [length > self.max_length for length in lengths]

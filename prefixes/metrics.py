@@ -1,0 +1,118 @@
+"""Evaluation metrics: classification, SQuAD-style QA, BLEU, ROUGE-L and perplexity.
+
+BLEU and ROUGE come from the maintained `sacrebleu` and `rouge-score` packages; the SQuAD
+scores follow the official v1.1 evaluation script's normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def _check_pairs(predictions: Sequence, references: Sequence) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"{len(predictions)} predictions but {len(references)} references: pass one each."
+        )
+    if not predictions:
+        raise ValueError("No predictions to score.")
+
+
+def accuracy(predictions: Sequence[int], references: Sequence[int]) -> float:
+    """Fraction of predictions equal to their reference, in [0, 1]."""
+    _check_pairs(predictions, references)
+    return sum(p == r for p, r in zip(predictions, references)) / len(references)
+
+
+def macro_f1(
+    predictions: Sequence[int], references: Sequence[int], num_labels: int | None = None
+) -> float:
+    """Unweighted mean of per-class F1, in [0, 1].
+
+    Classes are 0..num_labels-1 when given (a class never predicted nor present scores 0, as in
+    scikit-learn with `labels=range(num_labels), zero_division=0`), else those seen in either input.
+    """
+    _check_pairs(predictions, references)
+    classes = range(num_labels) if num_labels is not None else sorted({*predictions, *references})
+    scores = []
+    for cls in classes:
+        true_pos = sum(p == cls and r == cls for p, r in zip(predictions, references))
+        predicted = sum(p == cls for p in predictions)
+        actual = sum(r == cls for r in references)
+        # F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + actual)
+        scores.append(2 * true_pos / (predicted + actual) if predicted + actual else 0.0)
+    return sum(scores) / len(scores)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lowercase, drop punctuation and articles, collapse whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def squad_exact_match(prediction: str, answers: list[str]) -> float:
+    """1.0 if the normalised prediction equals any normalised answer, else 0.0."""
+    if not answers:
+        raise ValueError("squad_exact_match needs at least one reference answer.")
+    return float(any(normalize_answer(prediction) == normalize_answer(a) for a in answers))
+
+
+def squad_f1(prediction: str, answers: list[str]) -> float:
+    """Best token-overlap F1 of the prediction against any answer, in [0, 1]."""
+    if not answers:
+        raise ValueError("squad_f1 needs at least one reference answer.")
+    return max(_token_f1(prediction, answer) for answer in answers)
+
+
+def _token_f1(prediction: str, answer: str) -> float:
+    predicted, gold = normalize_answer(prediction).split(), normalize_answer(answer).split()
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_scores(predictions: Sequence[str], answers_list: Sequence[list[str]]) -> dict[str, float]:
+    """Corpus exact match and F1 in percent (0-100), as the SQuAD evaluation script reports."""
+    _check_pairs(predictions, answers_list)
+    exact = sum(squad_exact_match(p, a) for p, a in zip(predictions, answers_list))
+    f1 = sum(squad_f1(p, a) for p, a in zip(predictions, answers_list))
+    return {"exact_match": 100 * exact / len(predictions), "f1": 100 * f1 / len(predictions)}
+
+
+def bleu(predictions: list[str], references: list[str]) -> float:
+    """sacrebleu corpus BLEU (0-100) with one reference per prediction."""
+    import sacrebleu
+
+    _check_pairs(predictions, references)
+    return sacrebleu.corpus_bleu(predictions, [references]).score
+
+
+def rouge_l(predictions: list[str], references: list[str]) -> float:
+    """Mean ROUGE-L F-measure (0-1) of rouge-score, with its default tokenisation, no stemming."""
+    from rouge_score import rouge_scorer
+
+    _check_pairs(predictions, references)
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    scores = [scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references)]
+    return sum(scores) / len(scores)
+
+
+def perplexity(total_nll: float, total_tokens: int) -> float:
+    """exp(total_nll / total_tokens): total_nll is the summed natural-log loss over the tokens."""
+    if total_tokens <= 0:
+        raise ValueError(
+            f"total_tokens={total_tokens}: perplexity needs at least one scored token."
+        )
+    try:
+        return math.exp(total_nll / total_tokens)
+    except OverflowError:  # a diverged model; report it rather than crash the evaluation
+        return math.inf

@@ -1,0 +1,183 @@
+"""Tampering, verify, schema migration and refusal, and provenance (git, dvc.lock)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
+
+
+@pytest.fixture
+def loader_calls(monkeypatch) -> list[tuple[Path, object]]:
+    """Replace `prefixes.model` with a recorder so `.load()` is observable without the model stack."""
+    calls: list[tuple[Path, object]] = []
+    fake = types.ModuleType("prefixes.model")
+    fake.load_adapter = lambda path, base_model=None: calls.append((Path(path), base_model)) or "model"
+    monkeypatch.setitem(sys.modules, "prefixes.model", fake)
+    return calls
+
+
+def test_load_verifies_then_calls_the_loader(registry, make_artifact, loader_calls):
+    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    base = object()
+    assert registry.get("t", "prefix").load(base_model=base) == "model"
+    assert loader_calls == [(entry.path, base)]
+
+
+def test_a_flipped_byte_is_reported_and_load_refuses_before_the_loader(
+    registry, make_artifact, loader_calls
+):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    entry = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    weights = entry.path / "prefix.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # same size, one bit different
+    weights.write_bytes(bytes(data))
+
+    report = registry.verify()
+    assert not report.ok and report.entries_checked == 2
+    assert [(p.entry, p.file) for p in report.problems] == [("t/prefix/v2", "prefix.safetensors")]
+    recorded = {f.name: f.sha256 for f in entry.metadata.files}["prefix.safetensors"]
+    assert report.problems[0].expected == f"sha256 {recorded}"
+    with pytest.raises(IntegrityError, match="t/prefix/v2.*prefix.safetensors"):
+        registry.get("t", "prefix", "v2").load()
+    assert loader_calls == []
+    with pytest.raises(IntegrityError):
+        registry.promote("t", "prefix", "v2", "production")
+    registry.get("t", "prefix", "v1").load()
+    assert len(loader_calls) == 1
+
+
+def test_verify_reports_missing_extra_moved_and_dangling(registry, make_artifact):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    v2 = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    registry.promote("t", "prefix", "v2", "production")
+    assert registry.verify().ok
+    (v2.path / "prefix_config.json").unlink()
+    (v2.path / "notes.txt").write_text("extra")
+    # A version copied by hand under another number no longer matches its own metadata.
+    shutil.copytree(registry.root / "t/prefix/v1", registry.root / "t/prefix/v3")
+    aliases = registry.root / "t/prefix/aliases.json"
+    aliases.write_text(aliases.read_text().replace('"production": "v2"', '"production": "v9"'))
+
+    found = {(p.entry, p.file, p.actual) for p in registry.verify().problems}
+    assert found == {
+        ("t/prefix/v2", "notes.txt", "unexpected file"),
+        ("t/prefix/v2", "prefix_config.json", "missing"),
+        ("t/prefix/v3", "metadata.json", "version v1"),
+        ("t/prefix", "aliases.json", "production -> missing v9"),
+    }
+
+
+def _as_schema_v1(metadata: dict) -> dict:
+    """What the first schema wrote: flat git fields and no DVC block."""
+    legacy = {k: v for k, v in metadata.items() if k not in ("git", "dvc")}
+    return {**legacy, "schema_version": 1, "git_commit": "abc123", "git_dirty": True}
+
+
+def test_schema_v1_metadata_is_migrated_on_read_and_left_untouched(registry, make_artifact):
+    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    path = entry.path / "metadata.json"
+    path.write_text(json.dumps(_as_schema_v1(json.loads(path.read_text()))))
+    on_disk = path.read_bytes()
+
+    migrated = registry.get("t", "prefix").metadata
+    assert migrated.schema_version == 2
+    assert (migrated.git.commit, migrated.git.dirty) == ("abc123", True)
+    assert (migrated.dvc.stage, migrated.dvc.lock_hash) == (None, None)
+    assert migrated.digest == entry.metadata.digest
+    assert path.read_bytes() == on_disk  # versions are immutable, migration happens in memory
+    assert registry.verify().ok
+
+
+def test_newer_metadata_schema_is_refused_with_upgrade_advice(registry, make_artifact):
+    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    path = entry.path / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 3}))
+    with pytest.raises(SchemaVersionError, match="schema_version 3.*up to 2.*upgrade prefixes"):
+        registry.get("t", "prefix")
+    problems = registry.verify().problems
+    assert [(p.entry, p.file) for p in problems] == [("t/prefix/v1", "metadata.json")]
+
+
+def test_newer_layout_is_refused(tmp_path):
+    (tmp_path / "registry.json").write_text(json.dumps({"layout_version": 2}))
+    with pytest.raises(SchemaVersionError, match="layout_version 2.*upgrade prefixes"):
+        Registry(tmp_path)
+
+
+DVC_LOCK = """\
+schema: '2.0'
+stages:
+  prepare:
+    cmd: prefixes prepare
+  train-prefix@sst2:
+    cmd: prefixes train --task sst2
+    deps:
+    - path: data/sst2
+      md5: a1b2
+    outs:
+    - path: out/sst2
+      md5: c3d4
+"""
+
+
+def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, make_artifact, tmp_path):
+    lock = tmp_path / "dvc.lock"
+    lock.write_text(DVC_LOCK)
+    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix",
+                             dvc_lock=lock, dvc_stage="train-prefix@sst2")
+    stage = {"cmd": "prefixes train --task sst2", "deps": [{"path": "data/sst2", "md5": "a1b2"}],
+             "outs": [{"path": "out/sst2", "md5": "c3d4"}]}
+    canonical = json.dumps(stage, sort_keys=True, separators=(",", ":"))
+    assert entry.metadata.dvc.stage == "train-prefix@sst2"
+    assert entry.metadata.dvc.lock_hash == hashlib.sha256(canonical.encode()).hexdigest()
+
+    with pytest.raises(RegistryError, match="'train-prompt@sst2' is not in .*prepare"):
+        registry.publish(make_artifact(seed=2), task="t", method="prefix",
+                         dvc_lock=lock, dvc_stage="train-prompt@sst2")
+    with pytest.raises(RegistryError, match="both"):
+        registry.publish(make_artifact(seed=2), task="t", method="prefix", dvc_lock=lock)
+    assert [e.path.name for e in registry.list("t")] == ["v1"]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_git_commit_and_dirty_flag_come_from_the_working_directory(
+    tmp_path, make_artifact, monkeypatch
+):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "train.py").write_text("print(1)\n")
+    _git(repo, "add", "train.py")
+    _git(repo, "commit", "-q", "-m", "init")
+    head = _git(repo, "rev-parse", "HEAD")
+    monkeypatch.chdir(repo)
+    registry = Registry(repo / "registry")  # inside the repo, as the project's registry/ is
+
+    clean = registry.publish(make_artifact(seed=1), task="t", method="prefix").metadata.git
+    # The untracked version just published must not make the next publish look dirty.
+    still_clean = registry.publish(make_artifact(seed=2), task="t", method="prefix").metadata.git
+    (repo / "train.py").write_text("print(2)\n")
+    dirty = registry.publish(make_artifact(seed=3), task="t", method="prefix").metadata.git
+    assert (clean.commit, clean.dirty) == (head, False)
+    assert (still_clean.commit, still_clean.dirty) == (head, False)
+    assert (dirty.commit, dirty.dirty) == (head, True)
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    git = Registry(tmp_path / "reg").publish(make_artifact(seed=4), task="t", method="prefix")
+    assert (git.metadata.git.commit, git.metadata.git.dirty) == (None, None)

@@ -1,0 +1,215 @@
+"""Publish, get, list, idempotency, aliases and overwrite protection of the Registry API."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from prefixes.registry import (
+    ArtifactError,
+    EntryNotFoundError,
+    InvalidNameError,
+    Registry,
+    RegistryError,
+)
+from prefixes.registry import store as store_module
+
+
+def test_publish_records_hashes_digest_and_artifact_fields(registry, make_artifact):
+    source = make_artifact(seed=1)
+    entry = registry.publish(source, task="sst2", method="prefix", metrics={"accuracy": 0.9},
+                             training_params={"lr": 0.01}, dataset_fingerprint="data123")
+    md = entry.metadata
+    assert (md.task, md.method, md.version, md.schema_version) == ("sst2", "prefix", "v1", 2)
+    assert entry.path == registry.root / "sst2" / "prefix" / "v1"
+    expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.iterdir()}
+    assert {f.name: f.sha256 for f in md.files} == expected
+    assert {f.name: f.size for f in md.files} == {p.name: p.stat().st_size for p in source.iterdir()}
+    # The digest is computed independently here from the sorted (name, sha256) pairs.
+    pairs = "".join(f"{name}\0{sha}\n" for name, sha in sorted(expected.items()))
+    assert md.digest == hashlib.sha256(pairs.encode()).hexdigest()
+    assert md.base_model.name_or_path == "tiny-gpt2" and md.base_model.fingerprint == "f00d"
+    assert md.shape == {"num_layers": 2, "num_virtual_tokens": 4, "kv_dim": 8}
+    assert md.method_config["num_virtual_tokens"] == 4
+    assert md.metrics == {"accuracy": 0.9} and md.training_params == {"lr": 0.01}
+    assert md.dataset_fingerprint == "data123"
+    assert md.dvc.lock_hash is None and "torch" in md.library_versions
+    for name in expected:
+        assert (entry.path / name).read_bytes() == (source / name).read_bytes()
+
+
+def test_identical_content_gets_one_version_and_new_content_the_next(registry, make_artifact):
+    first = registry.publish(make_artifact(seed=1), task="sst2", method="prefix")
+    # Same bytes from another directory, with different provenance: still the same version.
+    again = registry.publish(make_artifact(seed=1), task="sst2", method="prefix",
+                             metrics={"accuracy": 0.5})
+    other = registry.publish(make_artifact(seed=2), task="sst2", method="prefix")
+    assert again.path == first.path and again.metadata == first.metadata
+    assert other.metadata.version == "v2"
+    assert [e.metadata.version for e in registry.list("sst2", "prefix")] == ["v1", "v2"]
+    # Other namespaces are independent.
+    assert registry.publish(make_artifact(seed=1), task="mnli", method="prefix").metadata.version == "v1"
+
+
+def test_digest_ignores_time_and_provenance(tmp_path, make_artifact):
+    one = Registry(tmp_path / "one").publish(make_artifact(seed=3), task="t", method="prefix")
+    two = Registry(tmp_path / "two").publish(make_artifact(seed=3), task="t", method="prompt",
+                                             training_params={"steps": 9})
+    assert one.metadata.created_at != two.metadata.created_at
+    assert one.metadata.digest == two.metadata.digest
+
+
+def test_latest_is_the_highest_number_not_the_last_in_text_order(registry, make_artifact):
+    for seed in range(11):
+        registry.publish(make_artifact(seed=seed), task="t", method="prefix")
+    assert registry.get("t", "prefix").metadata.version == "v11"
+    assert registry.get("t", "prefix", "latest").path.name == "v11"
+    assert registry.get("t", "prefix", "v2").metadata.version == "v2"
+    assert [e.path.name for e in registry.list("t")][-3:] == ["v9", "v10", "v11"]
+    with pytest.raises(EntryNotFoundError, match="v12"):
+        registry.get("t", "prefix", "v12")
+    with pytest.raises(EntryNotFoundError, match="no versions"):
+        registry.get("t", "prompt")
+
+
+def test_list_filters_by_task_and_method(registry, make_artifact):
+    registry.publish(make_artifact(seed=1), task="b", method="prompt")
+    registry.publish(make_artifact(seed=2), task="a", method="prefix")
+    registry.publish(make_artifact(seed=3), task="a", method="prompt")
+    refs = lambda entries: [e.ref for e in entries]  # noqa: E731
+    assert refs(registry.list()) == ["a/prefix/v1", "a/prompt/v1", "b/prompt/v1"]
+    assert refs(registry.list(task="a")) == ["a/prefix/v1", "a/prompt/v1"]
+    assert refs(registry.list(method="prompt")) == ["a/prompt/v1", "b/prompt/v1"]
+    assert registry.list(task="missing") == []
+
+
+def test_aliases_resolve_and_keep_full_history(registry, make_artifact):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    created = registry.promote("t", "prefix", "v1", "production", by="alice@ci")
+    moved = registry.promote("t", "prefix", "latest", "production", by="bob@ci")
+    registry.promote("t", "prefix", "production", "staging", by="bob@ci")
+    registry.publish(make_artifact(seed=3), task="t", method="prefix")
+
+    assert (created.from_version, created.to_version) == (None, "v1")
+    assert (moved.from_version, moved.to_version) == ("v1", "v2")
+    assert registry.get("t", "prefix", "production").metadata.version == "v2"
+    assert registry.get("t", "prefix", "staging").metadata.version == "v2"
+    assert registry.get("t", "prefix").metadata.version == "v3"  # aliases never follow latest
+    state = registry.aliases("t", "prefix")
+    assert state.aliases == {"production": "v2", "staging": "v2"}
+    assert [(e.alias, e.from_version, e.to_version, e.by) for e in state.history] == [
+        ("production", None, "v1", "alice@ci"),
+        ("production", "v1", "v2", "bob@ci"),
+        ("staging", None, "v2", "bob@ci"),
+    ]
+    assert state.history[0].at <= state.history[1].at <= state.history[2].at
+
+
+@pytest.mark.parametrize("alias", ["latest", "v3", "Prod", "../x"])
+def test_alias_names_that_would_be_ambiguous_or_unsafe_are_refused(registry, make_artifact, alias):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    with pytest.raises(InvalidNameError, match="alias"):
+        registry.promote("t", "prefix", "v1", alias)
+    assert not (registry.root / "t" / "prefix" / "aliases.json").exists()
+
+
+def test_promoting_a_missing_version_fails_and_writes_nothing(registry, make_artifact):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    with pytest.raises(EntryNotFoundError):
+        registry.promote("t", "prefix", "v7", "production")
+    with pytest.raises(EntryNotFoundError, match="aliases: none"):
+        registry.get("t", "prefix", "production")
+    assert not (registry.root / "t" / "prefix" / "aliases.json").exists()
+
+
+BAD_NAMES = ["..", "a/b", "/abs", "a\x00b", "", "a" * 200, "a\\b", "x..y", ".hidden", "UPPER"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES)
+@pytest.mark.parametrize("field", ["task", "method"])
+def test_unsafe_names_are_rejected_before_anything_is_written(tmp_path, make_artifact, field, bad):
+    artifact = make_artifact(seed=1)
+    root = tmp_path / "reg"
+    names = {"task": "t", "method": "prefix", field: bad}
+    with pytest.raises(InvalidNameError) as error:
+        Registry(root).publish(artifact, **names)
+    message = str(error.value)
+    assert field in message and repr(bad) in message and "^[a-z0-9][a-z0-9_.-]{0,63}$" in message
+    assert not root.exists()
+    with pytest.raises(InvalidNameError):
+        Registry(root).get(names["task"], names["method"])
+
+
+def test_invalid_artifacts_are_refused_before_anything_is_written(tmp_path, make_artifact):
+    root = tmp_path / "reg"
+    with pytest.raises(ArtifactError, match="folded"):
+        Registry(root).publish(make_artifact(seed=1, form="training"), task="t", method="prefix")
+    incomplete = make_artifact(seed=2)
+    (incomplete / "prefix.safetensors").unlink()
+    with pytest.raises(ArtifactError, match="missing prefix.safetensors"):
+        Registry(root).publish(incomplete, task="t", method="prefix")
+    with pytest.raises(RegistryError, match="metrics"):
+        Registry(root).publish(make_artifact(seed=3), task="t", method="prefix",
+                               metrics={"accuracy": "high"})
+    assert not root.exists()
+
+
+def test_an_existing_version_is_never_overwritten(registry, make_artifact, monkeypatch):
+    first = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    stored = {p.name: p.read_bytes() for p in first.path.iterdir()}
+    # A publisher with a stale view of the directory (as a writer bypassing the lock would have)
+    # first tries v1 again; the rename must fail and the claim move on to v2.
+    monkeypatch.setattr(store_module, "_version_numbers", lambda namespace: set())
+    second = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    monkeypatch.undo()
+    assert second.metadata.version == "v2" and second.path.name == "v2"
+    assert {p.name: p.read_bytes() for p in first.path.iterdir()} == stored
+    assert registry.verify().ok
+
+
+def test_metadata_json_is_strict(registry, make_artifact):
+    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    path = entry.path / "metadata.json"
+    data = json.loads(path.read_text())
+    data["unexpected"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="unexpected"):
+        registry.get("t", "prefix")
+
+
+def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(
+    registry, make_artifact
+):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    staging = registry.root / ".staging"
+
+    def fake_publisher(name: str, age_s: float) -> Path:
+        """A staging dir and its lock file, as a publisher leaves them, `age_s` seconds old."""
+        (staging / name).mkdir()
+        (staging / name / "prefix.safetensors").write_bytes(b"partial")
+        lock = staging / f"{name}.lock"
+        lock.touch()
+        then = time.time() - age_s
+        os.utime(lock, (then, then))
+        return staging / name
+
+    dead_old = fake_publisher("publish-dead", age_s=120)
+    dead_young = fake_publisher("publish-young", age_s=5)
+    alive_old = fake_publisher("publish-alive", age_s=120)
+    held = os.open(staging / "publish-alive.lock", os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a slow publisher that is still running
+    try:
+        assert [e.path.name for e in registry.list("t")] == ["v1"]  # readers ignore staging
+        registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    finally:
+        os.close(held)
+    assert not dead_old.exists() and not (staging / "publish-dead.lock").exists()
+    assert dead_young.exists() and alive_old.exists()
+    assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]

@@ -126,3 +126,33 @@ class PromptConfig(StrictModel):
     @property
     def method(self) -> str:
         return "prompt"
+
+
+class TrainingConfig(StrictModel):
+    """One training run. Unset learning rate / optimizer take the method's paper-derived default."""
+
+    learning_rate: float | None = Field(default=None, gt=0, description="Peak learning rate; None = method default.")
+    optimizer: Literal["adamw", "adafactor"] | None = Field(default=None, description="None = method default.")
+    weight_decay: float = Field(default=0.0, ge=0)
+    lr_scheduler: Literal["linear", "cosine", "constant"] = Field(default="linear", description="Decay after warm-up.")
+    warmup_ratio: float = Field(default=0.06, ge=0, lt=1, description="Share of the steps spent warming up.")
+    num_epochs: int = Field(default=3, ge=1)
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps.")
+    batch_size: int = Field(default=8, ge=1, description="Examples per process per micro-batch.")
+    eval_batch_size: int = Field(default=32, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    max_grad_norm: float | None = Field(default=1.0, gt=0, description="Clip gradients to this norm; None = off.")
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field(default="no")
+    gradient_checkpointing: bool = Field(default=False)
+    seed: int = Field(default=42)
+    log_every: int = Field(default=10, ge=1, description="Optimizer steps between training-loss log lines.")
+    eval_every: int | None = Field(default=None, ge=1, description="Optimizer steps between evaluations; None = each epoch.")
+    metric_for_best: str = Field(default="eval_loss", description="Eval metric that selects the best checkpoint.")
+    early_stopping_patience: int | None = Field(
+        default=None, ge=1, description="Stop after this many evaluations without improvement."
+    )
+    checkpoint_every: int | None = Field(default=None, ge=1, description="Optimizer steps between resumable checkpoints.")
+
+    @property
+    def greater_is_better(self) -> bool:
+        return not self.metric_for_best.endswith(("loss", "perplexity"))

@@ -102,7 +102,9 @@ def rouge_l(predictions: list[str], references: list[str]) -> float:
 
     _check_pairs(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    scores = [scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references)]
+    scores = [
+        scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references)
+    ]
     return sum(scores) / len(scores)
 
 

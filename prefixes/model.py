@@ -188,6 +188,20 @@ class AdaptedModel(nn.Module):
         self.adapters[name] = self._adapter_from_tensors(config, tensors).to(self._device())
         return self.adapters[name]
 
+    def training_defaults(self) -> dict:
+        """The method's default learning rate and optimizer (see the method module)."""
+        raise NotImplementedError
+
+    def load_training_state(self, directory: str | os.PathLike) -> None:
+        """Restore the active adapter and head from a training-form artifact, in place (resuming)."""
+        config, tensors = read_artifact(directory)
+        if config.form != "training":
+            raise ValueError(f"{directory} is a folded artifact; resuming needs a training checkpoint")
+        self._check_base(config, directory)
+        self._load_head(config, tensors)
+        adapter_state = {k.removeprefix("adapter."): v for k, v in tensors.items() if k.startswith("adapter.")}
+        self.adapters[self.active_adapter].load_state_dict(adapter_state)
+
     # ----- save / load --------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, *, training_state: bool = False, adapter: str | None = None) -> Path:
         """Save one adapter: folded for inference (default), or with its training form to resume."""

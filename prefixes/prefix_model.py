@@ -15,7 +15,7 @@ from prefixes.inject import (
     record_attention,
     use_prefix_attention,
 )
-from prefixes.methods.prefix import PrefixEncoder, interpolate, prefix_from_folded, text_activations
+from prefixes.methods.prefix import TRAINING_DEFAULTS, PrefixEncoder, interpolate, prefix_from_folded, text_activations
 from prefixes.model import AdaptedModel
 
 
@@ -60,6 +60,9 @@ class PrefixTuningModel(AdaptedModel):
         # Cross-attention keys come from the encoder side; every site gets the text's own tokens.
         per_site = [(key, value) for _, key, value, _ in calls]
         return text_activations(per_site, length)
+
+    def training_defaults(self) -> dict:
+        return TRAINING_DEFAULTS[self.adapters[self.active_adapter].config.method]
 
     def _method_name(self, adapter: PrefixEncoder) -> str:
         return adapter.config.method

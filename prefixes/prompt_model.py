@@ -10,7 +10,7 @@ from torch import nn
 from prefixes.artifact import ArtifactConfig
 from prefixes.config import PromptConfig
 from prefixes.inject import prefixes_attached
-from prefixes.methods.prompt import SoftPrompt
+from prefixes.methods.prompt import TRAINING_DEFAULTS, SoftPrompt
 from prefixes.model import AdaptedModel
 
 # Targets that index token positions move right by the prompt length.
@@ -31,6 +31,9 @@ class PromptTuningModel(AdaptedModel):
     @classmethod
     def _config_class(cls):
         return PromptConfig
+
+    def training_defaults(self) -> dict:
+        return TRAINING_DEFAULTS
 
     def _new_adapter(self, config: PromptConfig) -> SoftPrompt:
         return SoftPrompt(config, self.base_model.get_input_embeddings().weight.shape[1])

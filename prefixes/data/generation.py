@@ -52,6 +52,9 @@ class CausalGenerationFormat:
     labels are -100 over the prompt, so exactly the target tokens (and EOS) are trained. When the
     example exceeds `max_length`, the source is cut from the left first: the template, the end of
     the source next to the target, and the target itself survive longest.
+
+    The prompt is tokenised as one string (so "Q: {source}" keeps natural word boundaries) and the
+    target on its own, so training prompts are token-for-token the prompts of `encode_prompts`.
     """
 
     def __init__(
@@ -66,35 +69,37 @@ class CausalGenerationFormat:
                 f"{type(tokenizer).__name__} has no eos_token: set tokenizer.eos_token so that "
                 "the model learns where a target ends."
             )
+        if not getattr(tokenizer, "is_fast", False):
+            raise DataError(
+                f"{type(tokenizer).__name__} is not a fast tokenizer: the causal format needs its "
+                "offset mapping to find the source inside the prompt."
+            )
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.max_target_length = max_target_length
-        before, after = _split_template(template)
-        self._head = _special_prefix(tokenizer) + self._token_ids([before])[0]
-        self._tail = self._token_ids([after])[0]
-        # Prompt tokens that are always present whatever the source.
-        self._fixed = len(self._head) + len(self._tail)
-        if self._fixed + (max_target_length or 1) > max_length:
+        self._before, self._after = _split_template(template)
+        self._special = _special_prefix(tokenizer)
+        fixed = len(self._special) + len(self._token_ids([self._before + self._after])[0])
+        if fixed + (max_target_length or 1) > max_length:
             raise DataError(
-                f"max_length={max_length} leaves no room: the template takes {self._fixed} tokens "
-                f"and max_target_length={max_target_length}. Raise max_length."
+                f"max_length={max_length} leaves no room: the template takes {fixed} tokens and "
+                f"max_target_length={max_target_length}. Raise max_length."
             )
 
     def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
         """input_ids = prompt + target + EOS; labels = -100 on the prompt, the target ids after."""
-        sources = self._token_ids([example.text for example in examples])
         targets = self._token_ids(_targets(examples))
         features, truncated = [], 0
-        for source, target in zip(sources, targets):
+        for parts, target in zip(self._prompt_parts(examples), targets):
+            head, source, tail = parts
             target = target + [self.tokenizer.eos_token_id]
-            target_limit = self.max_length - self._fixed
+            target_limit = self.max_length - len(head) - len(tail)
             if self.max_target_length is not None:
                 target_limit = min(target_limit, self.max_target_length)
-            room = self.max_length - self._fixed - min(len(target), target_limit)
-            cut = len(target) > target_limit or len(source) > room
-            prompt = self._head + source[max(0, len(source) - room) :] + self._tail
-            target = target[:target_limit]
-            truncated += cut
+            room = self.max_length - len(head) - len(tail) - min(len(target), target_limit)
+            truncated += len(target) > target_limit or len(source) > room
+            prompt = head + source[max(0, len(source) - room) :] + tail
+            target = target[:target_limit]  # a cut target loses its EOS: the text did not end there
             features.append(
                 {
                     "input_ids": prompt + target,
@@ -107,15 +112,37 @@ class CausalGenerationFormat:
 
     def encode_prompts(self, examples: list[Example]) -> list[dict]:
         """Prompts alone, for generation; room for `max_target_length` new tokens is kept free."""
-        room = self.max_length - self._fixed - (self.max_target_length or 0)
         features, truncated = [], 0
-        for source in self._token_ids([example.text for example in examples]):
+        for head, source, tail in self._prompt_parts(examples):
+            room = self.max_length - len(head) - len(tail) - (self.max_target_length or 0)
             truncated += len(source) > room
-            prompt = self._head + source[max(0, len(source) - room) :] + self._tail
+            prompt = head + source[max(0, len(source) - room) :] + tail
             features.append({"input_ids": prompt, "attention_mask": [1] * len(prompt)})
         report = TruncationReport(len(examples), truncated, self.max_length)
         report_truncation(report, "causal generation prompts")
         return features
+
+    def _prompt_parts(
+        self, examples: list[Example]
+    ) -> list[tuple[list[int], list[int], list[int]]]:
+        """(special + template-before, source, template-after) token ids of each prompt.
+
+        A token belongs to the source when its characters overlap the source text, so only
+        source tokens are ever truncated.
+        """
+        prompts = [self._before + example.text + self._after for example in examples]
+        encoded = self.tokenizer(
+            prompts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        parts = []
+        begin = len(self._before)
+        for example, ids, offsets in zip(examples, encoded["input_ids"], encoded["offset_mapping"]):
+            end = begin + len(example.text)
+            head = [i for i, (_, stop) in zip(ids, offsets) if stop <= begin]
+            tail = [i for i, (start, _) in zip(ids, offsets) if start >= end]
+            source = ids[len(head) : len(ids) - len(tail)]
+            parts.append((self._special + head, source, tail))
+        return parts
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]

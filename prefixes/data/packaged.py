@@ -66,7 +66,7 @@ def _bbc_news() -> Iterator[Example]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                # One article (sports/199.txt) is stored in Windows-1252 ("\xa3" for the pound sign).
+                # One article (sports/199.txt) is Windows-1252: byte 0xA3 for the pound sign.
                 text = raw.decode("cp1252")
             yield Example(text=text.strip(), label=folder.name)
 
@@ -99,7 +99,7 @@ def _drug_reviews(split: str | None) -> Iterator[Example]:
 
 
 def _chitchat() -> Iterator[Example]:
-    """Message -> reply pairs of consecutive turns; a turn joins one sender's messages with spaces."""
+    """Message -> reply pairs of consecutive turns (a turn: one sender's messages, space-joined)."""
     path = package_dir("chitchat_dataset") / "dataset.json"
     with path.open(encoding="utf-8") as handle:
         conversations = json.load(handle)

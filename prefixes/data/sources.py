@@ -61,7 +61,8 @@ def load_source(
     examples = list(islice(_iter_source(source, columns, split), limit))
     if not examples:
         raise DataError(
-            f"Source {source!r} (split={split!r}) holds no examples: point it at a non-empty dataset."
+            f"Source {source!r} (split={split!r}) holds no examples: "
+            "point it at a non-empty dataset."
         )
     return examples
 
@@ -94,7 +95,7 @@ def _iter_file(path: Path, columns: dict[str, str] | None) -> Iterator[Example]:
     if not rows:
         raise DataError(f"File {path} holds no records: write at least one example to it.")
     mapping = _resolve_columns(columns, available, where=f"File {path}")
-    return rows_to_examples(rows, mapping, where=f"File {path}")
+    return _rows_to_examples(rows, mapping, where=f"File {path}")
 
 
 def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -172,22 +173,22 @@ def _iter_hub(source: str, columns: dict[str, str] | None, split: str | None) ->
         close = difflib.get_close_matches(source, PACKAGED_SOURCES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise DataError(
-            f"Unknown source {source!r}: it is not a packaged source ({', '.join(PACKAGED_SOURCES)}),"
-            f" not a local file ({', '.join(FILE_SUFFIXES)}), and the hub could not load split "
-            f"{hub_split!r} ({type(err).__name__}: {err}).{hint}"
+            f"Unknown source {source!r}: it is not a packaged source "
+            f"({', '.join(PACKAGED_SOURCES)}), not a local file ({', '.join(FILE_SUFFIXES)}), "
+            f"and the hub could not load split {hub_split!r} ({type(err).__name__}: {err}).{hint}"
         ) from err
     where = f"Hub dataset {source} split {hub_split}"
     mapping = _resolve_columns(columns, list(dataset.column_names), where=where)
     label_feature = dataset.features.get(mapping["label"]) if "label" in mapping else None
     # Hub labels are usually ClassLabel ints; Example labels are names.
     name_label = label_feature.int2str if isinstance(label_feature, datasets.ClassLabel) else None
-    return rows_to_examples(dataset, mapping, where=where, name_label=name_label)
+    return _rows_to_examples(dataset, mapping, where=where, name_label=name_label)
 
 
 def _resolve_columns(
     columns: Mapping[str, str] | None, available: list[str], *, where: str
 ) -> dict[str, str]:
-    """Map Example field -> column: explicit entries must exist, identity defaults only if present."""
+    """Map Example field -> column: mapped columns must exist; same-name columns are optional."""
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(FIELDS))
     if unknown:
@@ -210,7 +211,7 @@ def _resolve_columns(
     return mapping
 
 
-def rows_to_examples(
+def _rows_to_examples(
     rows: Iterable[Mapping[str, Any]],
     mapping: Mapping[str, str],
     *,
@@ -259,7 +260,7 @@ def _to_label(value: Any, at: str, name_label: Callable[[int], str] | None) -> s
 
 
 def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
-    """Accept SQuAD dicts, lists of {text, answer_start} dicts, (text, start) pairs, or their JSON."""
+    """Read SQuAD dicts, lists of {text, answer_start} or of (text, start), or any as JSON text."""
     if isinstance(value, str):
         try:
             value = json.loads(value)

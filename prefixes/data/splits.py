@@ -76,7 +76,8 @@ def _check_split_args(
         if not 0 <= value < 1
     ]
     if eval_fraction + test_fraction >= 1:
-        problems.append(f"eval_fraction + test_fraction = {eval_fraction + test_fraction} must be < 1")
+        total = eval_fraction + test_fraction
+        problems.append(f"eval_fraction + test_fraction = {total} must be < 1")
     for name, cap in (max_examples or {}).items():
         if name not in SPLIT_NAMES:
             problems.append(f"max_examples key {name!r} must be one of {list(SPLIT_NAMES)}")

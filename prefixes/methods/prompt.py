@@ -7,6 +7,9 @@ from torch import nn
 
 from prefixes.config import PromptConfig
 
+# Lester et al. train the soft prompt with Adafactor at a constant 0.3.
+TRAINING_DEFAULTS = {"learning_rate": 0.3, "optimizer": "adafactor"}
+
 
 class SoftPrompt(nn.Module):
     """``forward()`` returns the prompt embeddings (P, hidden)."""

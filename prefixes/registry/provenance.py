@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,8 +53,13 @@ def git_info(cwd: Path, registry_root: Path) -> GitInfo:
     )
 
 
+@functools.cache
 def library_versions() -> dict[str, str]:
-    """Installed versions of `RECORDED_LIBRARIES` (read from package metadata, nothing imported)."""
+    """Installed versions of `RECORDED_LIBRARIES` (read from package metadata, nothing imported).
+
+    Cached per process: parsing package metadata costs milliseconds per publish, and installed
+    versions do not change under a running interpreter in any way it could use.
+    """
     versions: dict[str, str] = {}
     for name in RECORDED_LIBRARIES:
         try:

@@ -197,7 +197,7 @@ class Registry:
                 dataset_fingerprint=dataset_fingerprint,
                 git=git_info(Path.cwd(), self.root),
                 dvc=dvc_info(None if dvc_lock is None else Path(dvc_lock), dvc_stage),
-                library_versions=library_versions(),
+                library_versions=dict(library_versions()),
                 artifact_library_versions=config.library_versions,
                 files=records,
             )

@@ -62,7 +62,9 @@ def test_bbc_split_sizes_are_stratified_and_disjoint(bbc):
         "entertainment": 37,
         "tech": 35,
     }
-    texts = {name: {" ".join(e.text.split()).casefold() for e in split} for name, split in splits.items()}
+    texts = {
+        name: {" ".join(e.text.split()).casefold() for e in split} for name, split in splits.items()
+    }
     assert not texts["train"] & texts["eval"]
     assert not texts["train"] & texts["test"]
     assert not texts["eval"] & texts["test"]
@@ -143,9 +145,14 @@ EXAMPLES = [
 def test_fingerprint_matches_an_independent_sha256_of_canonical_json():
     digest = hashlib.sha256()
     for example in EXAMPLES:
-        record = {"text": example.text, "label": example.label, "text_pair": example.text_pair,
-                  "target": example.target,
-                  "answers": None if example.answers is None else [list(a) for a in example.answers]}
+        answers = None if example.answers is None else [list(a) for a in example.answers]
+        record = {
+            "text": example.text,
+            "label": example.label,
+            "text_pair": example.text_pair,
+            "target": example.target,
+            "answers": answers,
+        }
         digest.update(json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n")
     assert fingerprint(EXAMPLES) == digest.hexdigest()
 
@@ -170,7 +177,8 @@ def test_save_and_load_round_trip_exactly(tmp_path):
 def test_load_examples_names_the_file_and_line(tmp_path):
     path = tmp_path / "examples.jsonl"
     path.write_text('{"text": "ok"}\n{"text": "x", "sentence": "y"}\n')
-    with pytest.raises(DataError, match=r"examples.jsonl line 2 .*unknown field\(s\) \['sentence'\]"):
+    message = r"examples.jsonl line 2 .*unknown field\(s\) \['sentence'\]"
+    with pytest.raises(DataError, match=message):
         load_examples(path)
     with pytest.raises(DataError, match="does not exist"):
         load_examples(tmp_path / "missing.jsonl")

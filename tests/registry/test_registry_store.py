@@ -213,3 +213,18 @@ def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(
     assert not dead_old.exists() and not (staging / "publish-dead.lock").exists()
     assert dead_young.exists() and alive_old.exists()
     assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]
+
+
+def test_duplicates_are_found_when_the_digest_cache_lags_or_is_corrupt(registry, make_artifact):
+    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+    second = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    cache = registry.root / "t" / "prefix" / ".digests.json"
+    # A publisher killed after its rename but before updating the cache leaves it a version behind.
+    data = json.loads(cache.read_text())
+    data["seen"].remove(2)
+    data["digests"] = {digest: n for digest, n in data["digests"].items() if n != 2}
+    cache.write_text(json.dumps(data))
+    assert registry.publish(make_artifact(seed=2), task="t", method="prefix").path == second.path
+    cache.write_text("{not json")
+    assert registry.publish(make_artifact(seed=1), task="t", method="prefix").path.name == "v1"
+    assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]

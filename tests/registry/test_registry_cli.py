@@ -1,0 +1,99 @@
+"""The `registry` click group: JSON outputs, human output, exit codes and clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from pipeline.registry_cli import registry as cli
+
+
+def run(*args: str | Path, code: int = 0) -> Result:
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def test_publish_list_show_promote_round_trip_as_json(tmp_path, make_artifact):
+    reg = tmp_path / "reg"
+    lock = tmp_path / "dvc.lock"
+    lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"accuracy": 0.875}))
+    artifact = make_artifact(seed=1)
+
+    published = json.loads(run("publish", artifact, "--registry", reg, "--task", "t",
+                               "--method", "prefix", "--metrics", metrics, "--dvc-lock", lock,
+                               "--dvc-stage", "train-prefix@t", "--json").stdout)
+    assert {"task", "method", "version", "digest"} <= published.keys()
+    assert (published["task"], published["method"], published["version"]) == ("t", "prefix", "v1")
+    again = json.loads(run("publish", artifact, "--registry", reg, "--task", "t",
+                           "--method", "prefix", "--json").stdout)
+    assert (again["version"], again["digest"]) == ("v1", published["digest"])
+    run("publish", make_artifact(seed=2), "--registry", reg, "--task", "t", "--method", "prefix")
+
+    promoted = json.loads(run("promote", "t", "--method", "prefix", "--version", "v1",
+                              "--alias", "production", "--registry", reg, "--json").stdout)
+    assert (promoted["alias"], promoted["from_version"], promoted["to_version"]) == (
+        "production", None, "v1")
+    rows = json.loads(run("list", "--registry", reg, "--task", "t", "--json").stdout)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("v1", ["production"]), ("v2", [])]
+    assert all({"task", "method", "version", "digest", "created_at"} <= r.keys() for r in rows)
+    assert rows[0]["metrics"] == {"accuracy": 0.875}
+
+    shown = json.loads(run("show", "t", "--method", "prefix", "--version", "production",
+                           "--registry", reg, "--json").stdout)
+    assert shown["version"] == "v1" and shown["dvc"]["stage"] == "train-prefix@t"
+    assert len(shown["dvc"]["lock_hash"]) == 64 and "commit" in shown["git"]
+
+
+def test_show_prints_provenance_lines_for_people(tmp_path, make_artifact):
+    reg = tmp_path / "reg"
+    lock = tmp_path / "dvc.lock"
+    lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
+    run("publish", make_artifact(seed=1), "--registry", reg, "--task", "t", "--method", "prompt",
+        "--dvc-lock", lock, "--dvc-stage", "train-prefix@t")
+    text = run("show", "t", "--method", "prompt", "--version", "v1", "--registry", reg).stdout
+    lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in text.splitlines()
+             if ":" in line and not line.startswith(" ")}
+    assert lines["entry"] == "t/prompt/v1"
+    assert "git commit" in lines
+    assert lines["dvc.lock hash"].endswith("(stage train-prefix@t)")
+    assert "sha256" in text and "prefix.safetensors" in text
+
+
+def test_verify_exits_non_zero_and_names_the_bad_entry(tmp_path, make_artifact):
+    reg = tmp_path / "reg"
+    run("publish", make_artifact(seed=1), "--registry", reg, "--task", "t", "--method", "prefix")
+    assert "ok: 1 entries" in run("verify", "--registry", reg).stdout
+    weights = reg / "t" / "prefix" / "v1" / "prefix.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    result = run("verify", "--registry", reg, code=1)
+    assert "t/prefix/v1: prefix.safetensors" in result.stderr
+    report = json.loads(run("verify", "--registry", reg, "--json", code=1).stdout)
+    assert report["ok"] is False
+    assert [(p["entry"], p["file"]) for p in report["problems"]] == [
+        ("t/prefix/v1", "prefix.safetensors")]
+
+
+def test_errors_are_one_clear_line_without_a_traceback(tmp_path, make_artifact):
+    reg = tmp_path / "reg"
+    bad = run("publish", make_artifact(seed=1), "--registry", reg, "--task", "../up",
+              "--method", "prefix", code=1)
+    assert "Error: invalid task name '../up'" in bad.stderr and "Traceback" not in bad.output
+    assert isinstance(bad.exception, SystemExit) and not reg.exists()
+    training = run("publish", make_artifact(seed=1, form="training"), "--registry", reg,
+                   "--task", "t", "--method", "prefix", code=1)
+    assert "only folded" in training.stderr
+    missing = run("show", "t", "--registry", reg, code=1)
+    assert "no versions of t/prefix" in missing.stderr
+
+
+def test_registry_defaults_to_the_project_registry_directory(tmp_path, make_artifact, monkeypatch):
+    artifact = make_artifact(seed=1)
+    monkeypatch.chdir(tmp_path)
+    run("publish", artifact, "--task", "t", "--method", "prefix")
+    assert (tmp_path / "registry" / "t" / "prefix" / "v1" / "metadata.json").is_file()
+    assert "t/prefix/v1" in run("list").stdout

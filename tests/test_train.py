@@ -1,0 +1,105 @@
+"""The training loop: falling loss, exact resume, determinism, best-checkpoint selection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import tiny_model
+from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
+from prefixes.config import TrainingConfig
+from prefixes.data import collate
+from prefixes.train import PrefixTrainer, PromptTrainer
+
+
+def _classification_data(count: int, seed: int) -> list[dict]:
+    """Token sequences whose label is decided by which marker token they contain."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for index in range(count):
+        label = index % 3
+        ids = torch.randint(10, 90, (6,), generator=generator).tolist()
+        ids[int(torch.randint(0, 6, (1,), generator=generator))] = 4 + label
+        rows.append({"input_ids": ids, "attention_mask": [1] * 6, "labels": label})
+    return rows
+
+
+def _bert_model(seed: int = 0):
+    torch.manual_seed(seed)
+    return PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=4, reparameterization=False, prefix_dropout=0.1))
+
+
+CONFIG = dict(batch_size=4, eval_batch_size=8, learning_rate=1e-2, log_every=1, seed=7)
+
+
+def test_p_tuning_v2_learns_and_keeps_the_best_evaluation(tmp_path):
+    model = _bert_model()
+    trainer = PrefixTrainer(model, TrainingConfig(**CONFIG, num_epochs=4, metric_for_best="eval_accuracy"), output_dir=tmp_path)
+    result = trainer.train(_classification_data(48, seed=1), _classification_data(24, seed=2))
+    losses = [row["loss"] for row in result.history["train"]]
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+    evaluations = result.history["eval"]
+    assert len(evaluations) == 4
+    best = max(evaluations, key=lambda row: row["eval_accuracy"])
+    assert result.best_metrics["eval_accuracy"] == best["eval_accuracy"]
+    assert (tmp_path / "best" / "prefix.safetensors").exists()
+    logged = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert logged == json.loads((tmp_path / "train_log.json").read_text()) == result.history["train"]
+
+
+def test_resume_gives_identical_losses_and_parameters(tmp_path):
+    data = _classification_data(40, seed=1)
+    straight = _bert_model()
+    straight_result = PrefixTrainer(straight, TrainingConfig(**CONFIG, max_steps=4, warmup_ratio=0.25)).train(data)
+
+    class Interrupted(Exception):
+        pass
+
+    calls = {"count": 0}
+
+    def collate_then_crash(features):
+        # The loader fetches one batch ahead, so the 4th fetch happens during step 3: after the
+        # step-2 checkpoint, before step 3 ends.
+        calls["count"] += 1
+        if calls["count"] == 4:
+            raise Interrupted
+        return collate(features, pad_token_id=0)
+
+    config = TrainingConfig(**CONFIG, max_steps=4, warmup_ratio=0.25, checkpoint_every=2)
+    with pytest.raises(Interrupted):
+        PrefixTrainer(_bert_model(), config, output_dir=tmp_path, collate_fn=collate_then_crash).train(data)
+    resumed = _bert_model(seed=123)  # different initial weights: everything must come from the checkpoint
+    resumed_result = PrefixTrainer(resumed, config, output_dir=tmp_path).train(data, resume_from=tmp_path / "checkpoint")
+
+    assert [r["loss"] for r in resumed_result.history["train"]] == [r["loss"] for r in straight_result.history["train"]]
+    for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        assert torch.equal(a, b), name
+
+
+def test_same_seed_twice_gives_identical_metrics(tmp_path):
+    runs = []
+    for attempt in range(2):
+        model = _bert_model()
+        trainer = PrefixTrainer(model, TrainingConfig(**CONFIG, num_epochs=2), output_dir=tmp_path / str(attempt))
+        trainer.train(_classification_data(24, seed=1), _classification_data(12, seed=2))
+        runs.append((tmp_path / str(attempt) / "eval_log.json").read_text())
+    assert runs[0] == runs[1]
+
+
+def test_prompt_trainer_lowers_causal_lm_loss():
+    torch.manual_seed(0)
+    model = PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=4))
+    sequence = list(range(10, 22))
+    data = [{"input_ids": sequence, "attention_mask": [1] * 12, "labels": sequence} for _ in range(16)]
+    result = PromptTrainer(model, TrainingConfig(batch_size=4, max_steps=30, warmup_ratio=0.0, log_every=1, seed=0)).train(data, data[:4])
+    losses = [row["loss"] for row in result.history["train"]]
+    assert losses[-1] < losses[0] - 0.05
+    assert result.best_metrics["eval_perplexity"] == pytest.approx(2.718281828 ** result.best_metrics["eval_loss"])
+
+
+def test_trainer_refuses_the_other_method():
+    model = PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=2))
+    with pytest.raises(TypeError, match="PrefixTrainer trains a PrefixTuningModel"):
+        PrefixTrainer(model, TrainingConfig())

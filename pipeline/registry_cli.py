@@ -169,8 +169,8 @@ def show(task: str, method: str, version: str, registry_dir: Path, as_json: bool
         f"created at:          {md.created_at.isoformat()}",
         f"digest:              {md.digest}",
         f"adapter method:      {md.adapter_method} ({md.form}), task type {md.task_type or '-'}",
-        f"base model:          {md.base_model.name_or_path} (type {md.base_model.model_type or '-'},"
-        f" revision {md.base_model.revision or '-'})",
+        f"base model:          {md.base_model.name_or_path} "
+        f"(type {md.base_model.model_type or '-'}, revision {md.base_model.revision or '-'})",
         f"base fingerprint:    {md.base_model.fingerprint or '-'}",
         f"git commit:          {md.git.commit or '-'}{dirty}",
         f"dvc.lock hash:       {md.dvc.lock_hash or '-'}"

@@ -32,7 +32,6 @@ from prefixes import checkpoint
 from prefixes.config import TrainingConfig
 from prefixes.data import collate
 from prefixes.evaluate import evaluate_model
-from prefixes.model import AdaptedModel
 from prefixes.prefix_model import PrefixTuningModel
 from prefixes.prompt_model import PromptTuningModel
 
@@ -63,18 +62,20 @@ def peak_memory_mb() -> float:
 
 
 class Trainer:
-    """Train the active adapter (and task head) of an adapted model; the base stays frozen."""
+    """Train whatever parameters of the model require grad: an adapter (and task head) over a
+    frozen base, or a baseline. The model provides ``training_defaults()``, ``save_pretrained``."""
 
-    model_class: type[AdaptedModel] = AdaptedModel
+    model_class: type[torch.nn.Module] = torch.nn.Module
 
     def __init__(
         self,
-        model: AdaptedModel,
+        model: torch.nn.Module,
         config: TrainingConfig,
         *,
         output_dir: str | Path | None = None,
         collate_fn=None,
         accelerator: Accelerator | None = None,
+        final_checkpoint: bool = False,
     ):
         if not isinstance(model, self.model_class):
             raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
@@ -84,6 +85,7 @@ class Trainer:
         self.learning_rate = config.learning_rate or defaults["learning_rate"]
         self.optimizer_name = config.optimizer or defaults["optimizer"]
         self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.final_checkpoint = final_checkpoint and self.output_dir is not None
         pad_id = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
         self.collate_fn = collate_fn or partial(collate, pad_token_id=pad_id)
         self.accelerator = accelerator or Accelerator(
@@ -195,6 +197,8 @@ class Trainer:
             improved, _, metrics = self._evaluate(model, eval_loader, progress, log)
             if improved or not best_metrics:
                 best_state, best_metrics = self._trainable_state(), metrics
+        if self.final_checkpoint:  # resumable state of the last step, before the best weights return
+            self.save_checkpoint(optimizer, scheduler, progress)
         if best_state is not None:
             self._load_trainable_state(best_state)  # the best evaluation's weights, as the final model
         result = TrainResult(

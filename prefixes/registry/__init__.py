@@ -22,7 +22,8 @@ from prefixes.registry.errors import (
 )
 from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
 from prefixes.registry.names import COMMON_METHODS, NAME_PATTERN
-from prefixes.registry.store import Entry, Registry
+from prefixes.registry.entry import Entry
+from prefixes.registry.store import Registry
 from prefixes.registry.verify import Problem, VerifyReport
 
 __all__ = [

@@ -69,7 +69,7 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     version must be self-contained and its hashes must describe exactly what is stored.
     """
     if not artifact_dir.is_dir():
-        raise ArtifactError(f"artifact directory {artifact_dir} does not exist or is not a directory")
+        raise ArtifactError(f"artifact directory {artifact_dir} does not exist or is not a dir")
     files: list[Path] = []
     for entry in sorted(os.scandir(artifact_dir), key=lambda e: e.name):
         if entry.is_symlink() or not entry.is_file():

@@ -115,7 +115,9 @@ def migrate(data: dict[str, Any], source: str) -> dict[str, Any]:
     """
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise RegistryError(f"{source}: 'schema_version' must be a positive integer, got {version!r}")
+        raise RegistryError(
+            f"{source}: 'schema_version' must be a positive integer, got {version!r}"
+        )
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{source} has metadata schema_version {version}, but this version of prefixes reads "

@@ -13,9 +13,6 @@ from prefixes.registry.errors import InvalidNameError
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 
-# Versions are `v1`, `v2`, ...; no leading zeros so that every number has exactly one spelling.
-_VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
-
 # Method names in use by the library; any valid name is accepted so new methods need no change here.
 COMMON_METHODS = ("prefix", "prompt", "p_tuning_v2")
 
@@ -56,9 +53,9 @@ def validate_task(value: object) -> str:
 
 
 def validate_alias(value: object) -> str:
-    """Validate an alias name; `latest` and `vN` are refused because `get` reads them as versions."""
+    """Validate an alias name; `latest` and `vN` are refused since `get` reads them as versions."""
     name = validate_name("alias", value)
-    if name == LATEST or _VERSION_RE.fullmatch(name):
+    if name == LATEST or parse_version(name) is not None:
         raise InvalidNameError(
             f"invalid alias name {name!r}: 'latest' and version names like 'v3' are reserved; "
             "use a word such as 'production' or 'staging'"
@@ -67,9 +64,15 @@ def validate_alias(value: object) -> str:
 
 
 def parse_version(name: str) -> int | None:
-    """Return N for a version directory name `vN`, or None for anything else (temp files, aliases)."""
-    match = _VERSION_RE.fullmatch(name)
-    return int(match.group(1)) if match else None
+    """Return N for a version directory name `vN`, or None for anything else (temp files, aliases).
+
+    Versions have no leading zeros, so every number has exactly one spelling. String methods
+    instead of a regex: this runs once per directory entry when `latest` is computed.
+    """
+    digits = name[1:]
+    if name[:1] != "v" or not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+        return None
+    return int(digits)
 
 
 def format_version(number: int) -> str:

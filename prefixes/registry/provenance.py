@@ -20,7 +20,7 @@ _GIT_TIMEOUT_S = 30
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
-    """Run git in `cwd`; None when git is missing or `cwd` is not (yet) a repository with commits."""
+    """Run git in `cwd`; None when git is missing or `cwd` is not a repository (with commits)."""
     try:
         result = subprocess.run(
             ["git", *args],

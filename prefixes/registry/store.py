@@ -6,6 +6,7 @@ On-disk layout (see registry/README.md):
     <root>/<task>/<method>/v<N>/          prefix_config.json, prefix.safetensors, metadata.json
     <root>/<task>/<method>/aliases.json   alias -> version, plus the history of every move
     <root>/.staging/                      publishers' temp dirs (ignored by readers, not in git)
+    <root>/.cache/                        look-up caches, validated before use (not in git)
 
 A version appears through one atomic `os.rename` of a fully written, fsync'd staging directory, so
 readers see a complete version or none. `latest` is the highest N on disk, computed on each call.
@@ -13,15 +14,8 @@ readers see a complete version or none. `latest` is the highest N on disk, compu
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,63 +23,31 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user, move_alias
-from prefixes.registry.aliases import read_aliases
+from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
+from prefixes.registry.aliases import move_alias, read_aliases
 from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash, hash_file
 from prefixes.registry.artifact import read_artifact
-from prefixes.registry.atomic import exclusive_lock, fsync_dir, try_lock, write_atomic
-from prefixes.registry.atomic import write_durable
+from prefixes.registry.atomic import TEMP_PREFIX, exclusive_lock, fsync_dir, write_atomic
+from prefixes.registry.entry import Entry
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError
 from prefixes.registry.errors import SchemaVersionError
-from prefixes.registry.index import DigestIndex
+from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
 from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetadata, FileRecord
 from prefixes.registry.metadata import read_metadata
 from prefixes.registry.names import LATEST, format_version, is_valid_name, parse_version
 from prefixes.registry.names import validate_alias, validate_name, validate_task
 from prefixes.registry.provenance import dvc_info, git_info, library_versions
-from prefixes.registry.verify import Problem, VerifyReport, check_files, check_identity
+from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs
+from prefixes.registry.staging import staging_dir
+from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
 
 LAYOUT_FILE = "registry.json"
 LAYOUT_VERSION = 1
-STAGING_DIR = ".staging"
 LOCK_FILE = ".lock"
-# A staging dir is only removed once its publisher is gone (its lock is free) and it is this old.
-STALE_STAGING_S = 60.0
 _GITIGNORE = (
     "# Local state of prefixes.registry: locks, staging dirs and caches are never versioned.\n"
-    ".staging/\n.lock\n.digests.json\n.tmp-*\n"
+    f"{STAGING_DIR}/\n{CACHE_DIR}/\n{LOCK_FILE}\n{TEMP_PREFIX}*\n"
 )
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One published version: its metadata and its directory."""
-
-    metadata: EntryMetadata
-    path: Path
-
-    @property
-    def ref(self) -> str:
-        """`task/method/vN`, how the entry is named in messages and reports."""
-        return f"{self.metadata.task}/{self.metadata.method}/{self.path.name}"
-
-    def verify(self) -> list[Problem]:
-        """Re-hash the stored files and compare them with the metadata."""
-        return check_files(self.ref, self.path, self.metadata)
-
-    def load(self, base_model: Any = None) -> Any:
-        """Verify every file hash, then load the adapter with `prefixes.model.load_adapter`."""
-        problems = self.verify()
-        if problems:
-            listing = "\n".join(f"  {problem}" for problem in problems)
-            raise IntegrityError(
-                f"refusing to load {self.ref} from {self.path}: its files do not match the hashes "
-                f"recorded at publish time:\n{listing}\nrestore the version from git "
-                "(`git checkout -- <path>`) and run `prefixes registry verify`"
-            )
-        from prefixes.model import load_adapter  # the model stack is heavy; only loading needs it
-
-        return load_adapter(self.path, base_model=base_model)
 
 
 class Registry:
@@ -100,7 +62,7 @@ class Registry:
     def get(self, task: str, method: str = "prefix", version: str = LATEST) -> Entry:
         """Return `version` ('latest', 'vN' or an alias) of `task`/`method`."""
         namespace = self._namespace(task, method)
-        return self._entry(namespace / self._resolve(namespace, version))
+        return _entry(namespace / self._resolve(namespace, version))
 
     def list(self, task: str | None = None, method: str | None = None) -> list[Entry]:
         """All versions, optionally of one task and/or method, ordered by task, method, N."""
@@ -108,11 +70,14 @@ class Registry:
         entries: list[Entry] = []
         for task_name in tasks:
             task_dir = self.root / task_name
-            methods = [validate_name("method", method)] if method is not None else _subdirs(task_dir)
+            if method is not None:
+                methods = [validate_name("method", method)]
+            else:
+                methods = _subdirs(task_dir)
             for method_name in methods:
                 namespace = task_dir / method_name
-                for number in sorted(_version_numbers(namespace)):
-                    entries.append(self._entry(namespace / format_version(number)))
+                for number in sorted(version_numbers(namespace)):
+                    entries.append(_entry(namespace / format_version(number)))
         return entries
 
     def aliases(self, task: str, method: str = "prefix") -> AliasFile:
@@ -127,34 +92,8 @@ class Registry:
             return report
         for task in _subdirs(self.root):
             for method in _subdirs(self.root / task):
-                self._verify_namespace(task, method, report)
+                verify_namespace(self.root / task / method, report)
         return report
-
-    def _verify_namespace(self, task: str, method: str, report: VerifyReport) -> None:
-        namespace = self.root / task / method
-        numbers = _version_numbers(namespace)
-        for number in sorted(numbers):
-            version = format_version(number)
-            ref = f"{task}/{method}/{version}"
-            report.entries_checked += 1
-            try:
-                metadata = read_metadata(namespace / version / METADATA_FILE)
-            except RegistryError as error:
-                report.problems.append(Problem(ref, METADATA_FILE, "valid metadata", str(error)))
-                continue
-            report.problems += check_identity(ref, metadata, task, method, version)
-            report.problems += check_files(ref, namespace / version, metadata)
-        try:
-            aliases = read_aliases(namespace / ALIASES_FILE).aliases
-        except RegistryError as error:
-            report.problems.append(Problem(f"{task}/{method}", ALIASES_FILE, "valid", str(error)))
-            return
-        for alias, version in sorted(aliases.items()):
-            if parse_version(version) not in numbers:
-                report.problems.append(
-                    Problem(f"{task}/{method}", ALIASES_FILE, f"{alias} -> existing version",
-                            f"{alias} -> missing {version}")
-                )
 
     # ----- writing -------------------------------------------------------------------------------
 
@@ -183,7 +122,7 @@ class Registry:
                 task=task,
                 method=method,
                 # A first guess, confirmed (or bumped) under the lock when the version is claimed.
-                version=format_version(max(_version_numbers(namespace), default=0) + 1),
+                version=format_version((latest_version(namespace) or 0) + 1),
                 created_at=datetime.now(timezone.utc),
                 digest=content_digest(records),
                 form="folded",
@@ -206,8 +145,8 @@ class Registry:
             raise RegistryError(f"cannot publish {artifact_dir}: {error}") from None
 
         self._ensure_layout()
-        self._clean_stale_staging()
-        with self._staging() as stage:
+        clean_stale_staging(self.root)
+        with staging_dir(self.root) as stage:
             for path, record in zip(files, records):
                 if copy_and_hash(path, stage / path.name) != record:
                     raise RegistryError(
@@ -215,32 +154,37 @@ class Registry:
                         "artifact is completely written"
                     )
             fsync_dir(stage)
-            _make_dirs(namespace)
+            make_dirs(namespace)
             with exclusive_lock(namespace / LOCK_FILE):
+                numbers = version_numbers(namespace)
                 index = DigestIndex(namespace)
-                index.refresh(_version_numbers(namespace))
+                index.refresh(numbers)
                 existing = index.find(draft.digest)
                 if existing is not None:
-                    return self._entry(namespace / format_version(existing))
-                number = _claim_version(stage, namespace, draft)
+                    return _entry(namespace / format_version(existing))
+                number = claim_version(stage, namespace, draft, max(numbers, default=0) + 1)
                 index.add(draft.digest, number)
-        return self._entry(namespace / format_version(number))
+        return _entry(namespace / format_version(number))
 
     def promote(
         self, task: str, method: str, version: str, alias: str, *, by: str | None = None
     ) -> AliasEvent:
-        """Point `alias` at `version` (resolved now, so 'latest' pins today's latest)."""
+        """Point `alias` at `version` (resolved now, so 'latest' pins today's latest).
+
+        `by` defaults to `user@host`. A version whose files fail verification is refused.
+        """
         alias = validate_alias(alias)
         target = self.get(task, method, version)
         problems = target.verify()
         if problems:
             raise IntegrityError(
-                f"refusing to promote {target.ref}: "
-                + "; ".join(str(problem) for problem in problems)
+                f"refusing to promote {target.ref}: " + "; ".join(map(str, problems))
             )
         namespace = target.path.parent
         with exclusive_lock(namespace / LOCK_FILE):
-            return move_alias(namespace / ALIASES_FILE, alias, target.path.name, by or current_user())
+            return move_alias(
+                namespace / ALIASES_FILE, alias, target.path.name, by or current_user()
+            )
 
     # ----- internals -----------------------------------------------------------------------------
 
@@ -250,10 +194,10 @@ class Registry:
     def _resolve(self, namespace: Path, version: str) -> str:
         ref = f"{namespace.parent.name}/{namespace.name}"
         if version == LATEST:
-            numbers = _version_numbers(namespace)
-            if not numbers:
+            latest = latest_version(namespace)
+            if latest is None:
                 raise EntryNotFoundError(f"no versions of {ref} in registry {self.root}")
-            return format_version(max(numbers))
+            return format_version(latest)
         if parse_version(version) is not None:
             if not (namespace / version).is_dir():
                 raise EntryNotFoundError(f"{ref}/{version} does not exist in registry {self.root}")
@@ -266,9 +210,6 @@ class Registry:
                 f"(aliases: {known})"
             )
         return aliases[version]
-
-    def _entry(self, path: Path) -> Entry:
-        return Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
 
     def _check_layout(self) -> None:
         path = self.root / LAYOUT_FILE
@@ -289,84 +230,20 @@ class Registry:
             )
 
     def _ensure_layout(self) -> None:
-        _make_dirs(self.root / STAGING_DIR)
-        for name, content in ((LAYOUT_FILE, json.dumps({"layout_version": LAYOUT_VERSION}) + "\n"),
-                              (".gitignore", _GITIGNORE)):
+        make_dirs(self.root / STAGING_DIR)
+        layout = json.dumps({"layout_version": LAYOUT_VERSION}) + "\n"
+        for name, content in ((LAYOUT_FILE, layout), (".gitignore", _GITIGNORE)):
             if not (self.root / name).exists():
                 write_atomic(self.root / name, content.encode())
 
-    @contextmanager
-    def _staging(self) -> Iterator[Path]:
-        """A fresh staging dir, guarded by a held lock file so cleaners know its owner is alive."""
-        fd, lock_path = tempfile.mkstemp(prefix="publish-", suffix=".lock",
-                                         dir=self.root / STAGING_DIR)
-        stage = Path(lock_path.removesuffix(".lock"))
-        try:
-            try_lock(fd)  # the file is brand new, so nobody else can hold it yet
-            stage.mkdir()
-            yield stage
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)  # already gone after a successful rename
-            os.unlink(lock_path)
-            os.close(fd)
 
-    def _clean_stale_staging(self) -> None:
-        """Remove staging dirs of publishers that died (lock free) more than a minute ago."""
-        now = time.time()
-        for entry in os.scandir(self.root / STAGING_DIR):
-            if not entry.name.endswith(".lock"):
-                continue
-            try:
-                if now - entry.stat().st_mtime < STALE_STAGING_S:
-                    continue
-                fd = os.open(entry.path, os.O_RDWR)
-            except FileNotFoundError:  # another cleaner or its owner was faster
-                continue
-            try:
-                if try_lock(fd):
-                    shutil.rmtree(entry.path.removesuffix(".lock"), ignore_errors=True)
-                    Path(entry.path).unlink(missing_ok=True)
-            finally:
-                os.close(fd)
-
-
-def _claim_version(stage: Path, namespace: Path, draft: EntryMetadata) -> int:
-    """Rename `stage` to the next free `vN` and return N (caller holds the namespace lock).
-
-    The lock makes collisions rare (only writers that bypass it); on one, N+1 is tried. `rename`
-    onto an existing non-empty directory fails, and a version is never empty, so a stored version
-    can never be replaced.
-    """
-    number = max(_version_numbers(namespace), default=0) + 1
-    while True:
-        metadata = draft.model_copy(
-            update={"version": format_version(number), "created_at": datetime.now(timezone.utc)}
-        )
-        write_durable(stage / METADATA_FILE, metadata.to_json().encode())
-        fsync_dir(stage)
-        try:
-            os.rename(stage, namespace / format_version(number))
-        except OSError as error:
-            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            number += 1
-            continue
-        fsync_dir(namespace)
-        return number
+def _entry(path: Path) -> Entry:
+    return Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
 
 
 def _record(path: Path) -> FileRecord:
     sha, size = hash_file(path)
     return FileRecord(name=path.name, sha256=sha, size=size)
-
-
-def _version_numbers(namespace: Path) -> set[int]:
-    """N of every `vN` entry, from the directory listing alone (no metadata is read)."""
-    try:
-        names = os.listdir(namespace)
-    except FileNotFoundError:
-        return set()
-    return {number for number in map(parse_version, names) if number is not None}
 
 
 def _subdirs(path: Path) -> list[str]:
@@ -376,14 +253,3 @@ def _subdirs(path: Path) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(e.name for e in entries if is_valid_name(e.name) and e.is_dir())
-
-
-def _make_dirs(path: Path) -> None:
-    """Create `path` and its parents, fsync'ing each parent whose listing changed."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        try:
-            directory.mkdir()
-        except FileExistsError:  # a concurrent publisher created it first
-            continue
-        fsync_dir(directory.parent)

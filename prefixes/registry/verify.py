@@ -6,8 +6,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefixes.registry.aliases import ALIASES_FILE, read_aliases
 from prefixes.registry.artifact import METADATA_FILE, content_digest, hash_file
-from prefixes.registry.metadata import EntryMetadata
+from prefixes.registry.errors import RegistryError
+from prefixes.registry.index import version_numbers
+from prefixes.registry.metadata import EntryMetadata, read_metadata
+from prefixes.registry.names import format_version, parse_version
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,31 @@ def check_identity(
         if expected != actual:
             problems.append(Problem(entry, METADATA_FILE, f"{name} {expected}", f"{name} {actual}"))
     return problems
+
+
+def verify_namespace(namespace: Path, report: VerifyReport) -> None:
+    """Check every version of `<task>/<method>` and every alias target, adding to `report`."""
+    task, method = namespace.parent.name, namespace.name
+    numbers = version_numbers(namespace)
+    for number in sorted(numbers):
+        version = format_version(number)
+        ref = f"{task}/{method}/{version}"
+        report.entries_checked += 1
+        try:
+            metadata = read_metadata(namespace / version / METADATA_FILE)
+        except RegistryError as error:
+            report.problems.append(Problem(ref, METADATA_FILE, "valid metadata", str(error)))
+            continue
+        report.problems += check_identity(ref, metadata, task, method, version)
+        report.problems += check_files(ref, namespace / version, metadata)
+    try:
+        aliases = read_aliases(namespace / ALIASES_FILE).aliases
+    except RegistryError as error:
+        report.problems.append(Problem(f"{task}/{method}", ALIASES_FILE, "valid", str(error)))
+        return
+    for alias, version in sorted(aliases.items()):
+        if parse_version(version) not in numbers:
+            report.problems.append(Problem(
+                f"{task}/{method}", ALIASES_FILE, f"{alias} -> existing version",
+                f"{alias} -> missing {version}",
+            ))

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from pipeline.registry_cli import registry as cli
+from registry_artifacts import write_artifact
 
 
 def run(*args: str | Path, code: int = 0) -> Result:
@@ -16,13 +17,13 @@ def run(*args: str | Path, code: int = 0) -> Result:
     return result
 
 
-def test_publish_list_show_promote_round_trip_as_json(tmp_path, make_artifact):
+def test_publish_list_show_promote_round_trip_as_json(tmp_path):
     reg = tmp_path / "reg"
     lock = tmp_path / "dvc.lock"
     lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"accuracy": 0.875}))
-    artifact = make_artifact(seed=1)
+    artifact = write_artifact(tmp_path, seed=1)
 
     published = json.loads(run("publish", artifact, "--registry", reg, "--task", "t",
                                "--method", "prefix", "--metrics", metrics, "--dvc-lock", lock,
@@ -32,7 +33,8 @@ def test_publish_list_show_promote_round_trip_as_json(tmp_path, make_artifact):
     again = json.loads(run("publish", artifact, "--registry", reg, "--task", "t",
                            "--method", "prefix", "--json").stdout)
     assert (again["version"], again["digest"]) == ("v1", published["digest"])
-    run("publish", make_artifact(seed=2), "--registry", reg, "--task", "t", "--method", "prefix")
+    run("publish", write_artifact(tmp_path, 2), "--registry", reg, "--task", "t",
+        "--method", "prefix")
 
     promoted = json.loads(run("promote", "t", "--method", "prefix", "--version", "v1",
                               "--alias", "production", "--registry", reg, "--json").stdout)
@@ -49,12 +51,12 @@ def test_publish_list_show_promote_round_trip_as_json(tmp_path, make_artifact):
     assert len(shown["dvc"]["lock_hash"]) == 64 and "commit" in shown["git"]
 
 
-def test_show_prints_provenance_lines_for_people(tmp_path, make_artifact):
+def test_show_prints_provenance_lines_for_people(tmp_path):
     reg = tmp_path / "reg"
     lock = tmp_path / "dvc.lock"
     lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
-    run("publish", make_artifact(seed=1), "--registry", reg, "--task", "t", "--method", "prompt",
-        "--dvc-lock", lock, "--dvc-stage", "train-prefix@t")
+    run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+        "--method", "prompt", "--dvc-lock", lock, "--dvc-stage", "train-prefix@t")
     text = run("show", "t", "--method", "prompt", "--version", "v1", "--registry", reg).stdout
     lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in text.splitlines()
              if ":" in line and not line.startswith(" ")}
@@ -64,9 +66,10 @@ def test_show_prints_provenance_lines_for_people(tmp_path, make_artifact):
     assert "sha256" in text and "prefix.safetensors" in text
 
 
-def test_verify_exits_non_zero_and_names_the_bad_entry(tmp_path, make_artifact):
+def test_verify_exits_non_zero_and_names_the_bad_entry(tmp_path):
     reg = tmp_path / "reg"
-    run("publish", make_artifact(seed=1), "--registry", reg, "--task", "t", "--method", "prefix")
+    run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+        "--method", "prefix")
     assert "ok: 1 entries" in run("verify", "--registry", reg).stdout
     weights = reg / "t" / "prefix" / "v1" / "prefix.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
@@ -78,21 +81,21 @@ def test_verify_exits_non_zero_and_names_the_bad_entry(tmp_path, make_artifact):
         ("t/prefix/v1", "prefix.safetensors")]
 
 
-def test_errors_are_one_clear_line_without_a_traceback(tmp_path, make_artifact):
+def test_errors_are_one_clear_line_without_a_traceback(tmp_path):
     reg = tmp_path / "reg"
-    bad = run("publish", make_artifact(seed=1), "--registry", reg, "--task", "../up",
+    bad = run("publish", write_artifact(tmp_path, seed=1), "--registry", reg, "--task", "../up",
               "--method", "prefix", code=1)
     assert "Error: invalid task name '../up'" in bad.stderr and "Traceback" not in bad.output
     assert isinstance(bad.exception, SystemExit) and not reg.exists()
-    training = run("publish", make_artifact(seed=1, form="training"), "--registry", reg,
+    training = run("publish", write_artifact(tmp_path, seed=1, form="training"), "--registry", reg,
                    "--task", "t", "--method", "prefix", code=1)
     assert "only folded" in training.stderr
     missing = run("show", "t", "--registry", reg, code=1)
     assert "no versions of t/prefix" in missing.stderr
 
 
-def test_registry_defaults_to_the_project_registry_directory(tmp_path, make_artifact, monkeypatch):
-    artifact = make_artifact(seed=1)
+def test_registry_defaults_to_the_project_registry_directory(tmp_path, monkeypatch):
+    artifact = write_artifact(tmp_path, seed=1)
     monkeypatch.chdir(tmp_path)
     run("publish", artifact, "--task", "t", "--method", "prefix")
     assert (tmp_path / "registry" / "t" / "prefix" / "v1" / "metadata.json").is_file()

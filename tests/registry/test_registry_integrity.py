@@ -13,30 +13,43 @@ from pathlib import Path
 import pytest
 
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
+from prefixes.registry.metadata import GitInfo
+from registry_artifacts import write_artifact
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    """An empty registry; its root does not exist until the first publish."""
+    return Registry(tmp_path / "reg")
 
 
 @pytest.fixture
 def loader_calls(monkeypatch) -> list[tuple[Path, object]]:
-    """Replace `prefixes.model` with a recorder so `.load()` is observable without the model stack."""
+    """Replace `prefixes.model` with a recorder: `.load()` is observable without the model stack."""
     calls: list[tuple[Path, object]] = []
+
+    def load_adapter(path, base_model=None):
+        calls.append((Path(path), base_model))
+        return "model"
+
     fake = types.ModuleType("prefixes.model")
-    fake.load_adapter = lambda path, base_model=None: calls.append((Path(path), base_model)) or "model"
+    fake.load_adapter = load_adapter
     monkeypatch.setitem(sys.modules, "prefixes.model", fake)
     return calls
 
 
-def test_load_verifies_then_calls_the_loader(registry, make_artifact, loader_calls):
-    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_load_verifies_then_calls_the_loader(tmp_path, registry, loader_calls):
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     base = object()
     assert registry.get("t", "prefix").load(base_model=base) == "model"
     assert loader_calls == [(entry.path, base)]
 
 
 def test_a_flipped_byte_is_reported_and_load_refuses_before_the_loader(
-    registry, make_artifact, loader_calls
+    tmp_path, registry, loader_calls
 ):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
-    entry = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    entry = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
     weights = entry.path / "prefix.safetensors"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0x01  # same size, one bit different
@@ -56,9 +69,9 @@ def test_a_flipped_byte_is_reported_and_load_refuses_before_the_loader(
     assert len(loader_calls) == 1
 
 
-def test_verify_reports_missing_extra_moved_and_dangling(registry, make_artifact):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
-    v2 = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+def test_verify_reports_missing_extra_moved_and_dangling(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    v2 = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
     registry.promote("t", "prefix", "v2", "production")
     assert registry.verify().ok
     (v2.path / "prefix_config.json").unlink()
@@ -83,8 +96,8 @@ def _as_schema_v1(metadata: dict) -> dict:
     return {**legacy, "schema_version": 1, "git_commit": "abc123", "git_dirty": True}
 
 
-def test_schema_v1_metadata_is_migrated_on_read_and_left_untouched(registry, make_artifact):
-    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_schema_v1_metadata_is_migrated_on_read_and_left_untouched(tmp_path, registry):
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     path = entry.path / "metadata.json"
     path.write_text(json.dumps(_as_schema_v1(json.loads(path.read_text()))))
     on_disk = path.read_bytes()
@@ -98,8 +111,8 @@ def test_schema_v1_metadata_is_migrated_on_read_and_left_untouched(registry, mak
     assert registry.verify().ok
 
 
-def test_newer_metadata_schema_is_refused_with_upgrade_advice(registry, make_artifact):
-    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_newer_metadata_schema_is_refused_with_upgrade_advice(tmp_path, registry):
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     path = entry.path / "metadata.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 3}))
     with pytest.raises(SchemaVersionError, match="schema_version 3.*up to 2.*upgrade prefixes"):
@@ -130,10 +143,10 @@ stages:
 """
 
 
-def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, make_artifact, tmp_path):
+def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, tmp_path):
     lock = tmp_path / "dvc.lock"
     lock.write_text(DVC_LOCK)
-    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix",
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
                              dvc_lock=lock, dvc_stage="train-prefix@sst2")
     stage = {"cmd": "prefixes train --task sst2", "deps": [{"path": "data/sst2", "md5": "a1b2"}],
              "outs": [{"path": "out/sst2", "md5": "c3d4"}]}
@@ -142,10 +155,10 @@ def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, make_artifact,
     assert entry.metadata.dvc.lock_hash == hashlib.sha256(canonical.encode()).hexdigest()
 
     with pytest.raises(RegistryError, match="'train-prompt@sst2' is not in .*prepare"):
-        registry.publish(make_artifact(seed=2), task="t", method="prefix",
+        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix",
                          dvc_lock=lock, dvc_stage="train-prompt@sst2")
     with pytest.raises(RegistryError, match="both"):
-        registry.publish(make_artifact(seed=2), task="t", method="prefix", dvc_lock=lock)
+        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix", dvc_lock=lock)
     assert [e.path.name for e in registry.list("t")] == ["v1"]
 
 
@@ -154,9 +167,7 @@ def _git(cwd: Path, *args: str) -> str:
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
-def test_git_commit_and_dirty_flag_come_from_the_working_directory(
-    tmp_path, make_artifact, monkeypatch
-):
+def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -167,11 +178,14 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(
     monkeypatch.chdir(repo)
     registry = Registry(repo / "registry")  # inside the repo, as the project's registry/ is
 
-    clean = registry.publish(make_artifact(seed=1), task="t", method="prefix").metadata.git
+    def publish_git(seed: int, into: Registry = registry) -> GitInfo:
+        return into.publish(write_artifact(tmp_path, seed), task="t", method="prefix").metadata.git
+
+    clean = publish_git(1)
     # The untracked version just published must not make the next publish look dirty.
-    still_clean = registry.publish(make_artifact(seed=2), task="t", method="prefix").metadata.git
+    still_clean = publish_git(2)
     (repo / "train.py").write_text("print(2)\n")
-    dirty = registry.publish(make_artifact(seed=3), task="t", method="prefix").metadata.git
+    dirty = publish_git(3)
     assert (clean.commit, clean.dirty) == (head, False)
     assert (still_clean.commit, still_clean.dirty) == (head, False)
     assert (dirty.commit, dirty.dirty) == (head, True)
@@ -179,5 +193,5 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(
     outside = tmp_path / "outside"
     outside.mkdir()
     monkeypatch.chdir(outside)
-    git = Registry(tmp_path / "reg").publish(make_artifact(seed=4), task="t", method="prefix")
-    assert (git.metadata.git.commit, git.metadata.git.dirty) == (None, None)
+    no_repo = publish_git(4, Registry(tmp_path / "reg"))
+    assert (no_repo.commit, no_repo.dirty) == (None, None)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from prefixes.registry import Registry
+from registry_artifacts import write_artifact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,11 +70,11 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
     assert process.stdout.readline().strip() == "ready", "child failed to start"
 
 
-def test_eight_concurrent_publishers_lose_and_duplicate_nothing(tmp_path, make_artifact):
+def test_eight_concurrent_publishers_lose_and_duplicate_nothing(tmp_path):
     root = tmp_path / "reg"
-    shared = make_artifact(seed=0)  # published by all eight
-    pairs = [make_artifact(seed=100 + i) for i in range(4)]  # each published by two children
-    unique = [make_artifact(seed=200 + i) for i in range(8)]  # each published by one child
+    shared = write_artifact(tmp_path, seed=0)  # published by all eight
+    pairs = [write_artifact(tmp_path, 100 + i) for i in range(4)]  # each published by two children
+    unique = [write_artifact(tmp_path, 200 + i) for i in range(8)]  # each published by one child
     rng = random.Random(0)
     plans = []
     for child in range(8):
@@ -116,12 +117,12 @@ def _visible_versions_are_complete(root: Path) -> list[str]:
     return versions
 
 
-def test_publishers_killed_at_random_moments_leave_no_partial_version(tmp_path, make_artifact):
+def test_publishers_killed_at_random_moments_leave_no_partial_version(tmp_path):
     root = tmp_path / "reg"
     staging = root / ".staging"
     work = tmp_path / "work"
     work.mkdir()
-    Registry(root).publish(make_artifact(seed=6), task="crash", method="prefix")
+    Registry(root).publish(write_artifact(tmp_path, seed=6), task="crash", method="prefix")
     rng = random.Random(1234)
     # Kill until two kills have landed inside a publish (a staging dir was left behind), so the
     # test provably covers the dangerous window and not just the gaps between publishes.
@@ -142,12 +143,12 @@ def test_publishers_killed_at_random_moments_leave_no_partial_version(tmp_path, 
     assert mid_publish_kills >= 1, f"no kill of {attempts} landed inside a publish"
 
     before = _visible_versions_are_complete(root)
-    after = Registry(root).publish(make_artifact(seed=7), task="crash", method="prefix")
+    after = Registry(root).publish(write_artifact(tmp_path, seed=7), task="crash", method="prefix")
     assert after.metadata.version == f"v{len(before) + 1}"
     assert _visible_versions_are_complete(root) == [*before, after.metadata.version]
     # The killed publishers' leftovers stayed invisible; once a minute old they are cleaned.
     long_ago = time.time() - 120
     for name in os.listdir(staging):
         os.utime(staging / name, (long_ago, long_ago))
-    Registry(root).publish(make_artifact(seed=8), task="crash", method="prefix")
+    Registry(root).publish(write_artifact(tmp_path, seed=8), task="crash", method="prefix")
     assert os.listdir(staging) == []

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -19,10 +20,17 @@ from prefixes.registry import (
     RegistryError,
 )
 from prefixes.registry import store as store_module
+from registry_artifacts import write_artifact
 
 
-def test_publish_records_hashes_digest_and_artifact_fields(registry, make_artifact):
-    source = make_artifact(seed=1)
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    """An empty registry; its root does not exist until the first publish."""
+    return Registry(tmp_path / "reg")
+
+
+def test_publish_records_hashes_digest_and_artifact_fields(tmp_path, registry):
+    source = write_artifact(tmp_path, seed=1)
     entry = registry.publish(source, task="sst2", method="prefix", metrics={"accuracy": 0.9},
                              training_params={"lr": 0.01}, dataset_fingerprint="data123")
     md = entry.metadata
@@ -30,7 +38,8 @@ def test_publish_records_hashes_digest_and_artifact_fields(registry, make_artifa
     assert entry.path == registry.root / "sst2" / "prefix" / "v1"
     expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.iterdir()}
     assert {f.name: f.sha256 for f in md.files} == expected
-    assert {f.name: f.size for f in md.files} == {p.name: p.stat().st_size for p in source.iterdir()}
+    sizes = {p.name: p.stat().st_size for p in source.iterdir()}
+    assert {f.name: f.size for f in md.files} == sizes
     # The digest is computed independently here from the sorted (name, sha256) pairs.
     pairs = "".join(f"{name}\0{sha}\n" for name, sha in sorted(expected.items()))
     assert md.digest == hashlib.sha256(pairs.encode()).hexdigest()
@@ -44,30 +53,34 @@ def test_publish_records_hashes_digest_and_artifact_fields(registry, make_artifa
         assert (entry.path / name).read_bytes() == (source / name).read_bytes()
 
 
-def test_identical_content_gets_one_version_and_new_content_the_next(registry, make_artifact):
-    first = registry.publish(make_artifact(seed=1), task="sst2", method="prefix")
+def test_identical_content_gets_one_version_and_new_content_the_next(tmp_path, registry):
+    first = registry.publish(write_artifact(tmp_path, seed=1), task="sst2", method="prefix")
     # Same bytes from another directory, with different provenance: still the same version.
-    again = registry.publish(make_artifact(seed=1), task="sst2", method="prefix",
+    again = registry.publish(write_artifact(tmp_path, seed=1), task="sst2", method="prefix",
                              metrics={"accuracy": 0.5})
-    other = registry.publish(make_artifact(seed=2), task="sst2", method="prefix")
+    other = registry.publish(write_artifact(tmp_path, seed=2), task="sst2", method="prefix")
     assert again.path == first.path and again.metadata == first.metadata
     assert other.metadata.version == "v2"
     assert [e.metadata.version for e in registry.list("sst2", "prefix")] == ["v1", "v2"]
     # Other namespaces are independent.
-    assert registry.publish(make_artifact(seed=1), task="mnli", method="prefix").metadata.version == "v1"
+    elsewhere = registry.publish(write_artifact(tmp_path, seed=1), task="mnli", method="prefix")
+    assert elsewhere.metadata.version == "v1"
 
 
-def test_digest_ignores_time_and_provenance(tmp_path, make_artifact):
-    one = Registry(tmp_path / "one").publish(make_artifact(seed=3), task="t", method="prefix")
-    two = Registry(tmp_path / "two").publish(make_artifact(seed=3), task="t", method="prompt",
-                                             training_params={"steps": 9})
+def test_digest_ignores_time_and_provenance(tmp_path):
+    one = Registry(tmp_path / "one").publish(
+        write_artifact(tmp_path, seed=3), task="t", method="prefix"
+    )
+    two = Registry(tmp_path / "two").publish(
+        write_artifact(tmp_path, seed=3), task="t", method="prompt", training_params={"steps": 9}
+    )
     assert one.metadata.created_at != two.metadata.created_at
     assert one.metadata.digest == two.metadata.digest
 
 
-def test_latest_is_the_highest_number_not_the_last_in_text_order(registry, make_artifact):
+def test_latest_is_the_highest_number_not_the_last_in_text_order(tmp_path, registry):
     for seed in range(11):
-        registry.publish(make_artifact(seed=seed), task="t", method="prefix")
+        registry.publish(write_artifact(tmp_path, seed=seed), task="t", method="prefix")
     assert registry.get("t", "prefix").metadata.version == "v11"
     assert registry.get("t", "prefix", "latest").path.name == "v11"
     assert registry.get("t", "prefix", "v2").metadata.version == "v2"
@@ -78,10 +91,10 @@ def test_latest_is_the_highest_number_not_the_last_in_text_order(registry, make_
         registry.get("t", "prompt")
 
 
-def test_list_filters_by_task_and_method(registry, make_artifact):
-    registry.publish(make_artifact(seed=1), task="b", method="prompt")
-    registry.publish(make_artifact(seed=2), task="a", method="prefix")
-    registry.publish(make_artifact(seed=3), task="a", method="prompt")
+def test_list_filters_by_task_and_method(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="b", method="prompt")
+    registry.publish(write_artifact(tmp_path, seed=2), task="a", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=3), task="a", method="prompt")
     refs = lambda entries: [e.ref for e in entries]  # noqa: E731
     assert refs(registry.list()) == ["a/prefix/v1", "a/prompt/v1", "b/prompt/v1"]
     assert refs(registry.list(task="a")) == ["a/prefix/v1", "a/prompt/v1"]
@@ -89,13 +102,13 @@ def test_list_filters_by_task_and_method(registry, make_artifact):
     assert registry.list(task="missing") == []
 
 
-def test_aliases_resolve_and_keep_full_history(registry, make_artifact):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
-    registry.publish(make_artifact(seed=2), task="t", method="prefix")
+def test_aliases_resolve_and_keep_full_history(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
     created = registry.promote("t", "prefix", "v1", "production", by="alice@ci")
     moved = registry.promote("t", "prefix", "latest", "production", by="bob@ci")
     registry.promote("t", "prefix", "production", "staging", by="bob@ci")
-    registry.publish(make_artifact(seed=3), task="t", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=3), task="t", method="prefix")
 
     assert (created.from_version, created.to_version) == (None, "v1")
     assert (moved.from_version, moved.to_version) == ("v1", "v2")
@@ -113,15 +126,15 @@ def test_aliases_resolve_and_keep_full_history(registry, make_artifact):
 
 
 @pytest.mark.parametrize("alias", ["latest", "v3", "Prod", "../x"])
-def test_alias_names_that_would_be_ambiguous_or_unsafe_are_refused(registry, make_artifact, alias):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_alias_names_that_would_be_ambiguous_or_unsafe_are_refused(tmp_path, registry, alias):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     with pytest.raises(InvalidNameError, match="alias"):
         registry.promote("t", "prefix", "v1", alias)
     assert not (registry.root / "t" / "prefix" / "aliases.json").exists()
 
 
-def test_promoting_a_missing_version_fails_and_writes_nothing(registry, make_artifact):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_promoting_a_missing_version_fails_and_writes_nothing(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     with pytest.raises(EntryNotFoundError):
         registry.promote("t", "prefix", "v7", "production")
     with pytest.raises(EntryNotFoundError, match="aliases: none"):
@@ -134,8 +147,8 @@ BAD_NAMES = ["..", "a/b", "/abs", "a\x00b", "", "a" * 200, "a\\b", "x..y", ".hid
 
 @pytest.mark.parametrize("bad", BAD_NAMES)
 @pytest.mark.parametrize("field", ["task", "method"])
-def test_unsafe_names_are_rejected_before_anything_is_written(tmp_path, make_artifact, field, bad):
-    artifact = make_artifact(seed=1)
+def test_unsafe_names_are_rejected_before_anything_is_written(tmp_path, field, bad):
+    artifact = write_artifact(tmp_path, seed=1)
     root = tmp_path / "reg"
     names = {"task": "t", "method": "prefix", field: bad}
     with pytest.raises(InvalidNameError) as error:
@@ -147,35 +160,37 @@ def test_unsafe_names_are_rejected_before_anything_is_written(tmp_path, make_art
         Registry(root).get(names["task"], names["method"])
 
 
-def test_invalid_artifacts_are_refused_before_anything_is_written(tmp_path, make_artifact):
+def test_invalid_artifacts_are_refused_before_anything_is_written(tmp_path):
     root = tmp_path / "reg"
     with pytest.raises(ArtifactError, match="folded"):
-        Registry(root).publish(make_artifact(seed=1, form="training"), task="t", method="prefix")
-    incomplete = make_artifact(seed=2)
+        Registry(root).publish(
+            write_artifact(tmp_path, seed=1, form="training"), task="t", method="prefix"
+        )
+    incomplete = write_artifact(tmp_path, seed=2)
     (incomplete / "prefix.safetensors").unlink()
     with pytest.raises(ArtifactError, match="missing prefix.safetensors"):
         Registry(root).publish(incomplete, task="t", method="prefix")
     with pytest.raises(RegistryError, match="metrics"):
-        Registry(root).publish(make_artifact(seed=3), task="t", method="prefix",
+        Registry(root).publish(write_artifact(tmp_path, seed=3), task="t", method="prefix",
                                metrics={"accuracy": "high"})
     assert not root.exists()
 
 
-def test_an_existing_version_is_never_overwritten(registry, make_artifact, monkeypatch):
-    first = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_an_existing_version_is_never_overwritten(tmp_path, registry, monkeypatch):
+    first = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     stored = {p.name: p.read_bytes() for p in first.path.iterdir()}
     # A publisher with a stale view of the directory (as a writer bypassing the lock would have)
     # first tries v1 again; the rename must fail and the claim move on to v2.
-    monkeypatch.setattr(store_module, "_version_numbers", lambda namespace: set())
-    second = registry.publish(make_artifact(seed=2), task="t", method="prefix")
+    monkeypatch.setattr(store_module, "version_numbers", lambda namespace: set())
+    second = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
     monkeypatch.undo()
     assert second.metadata.version == "v2" and second.path.name == "v2"
     assert {p.name: p.read_bytes() for p in first.path.iterdir()} == stored
     assert registry.verify().ok
 
 
-def test_metadata_json_is_strict(registry, make_artifact):
-    entry = registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_metadata_json_is_strict(tmp_path, registry):
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     path = entry.path / "metadata.json"
     data = json.loads(path.read_text())
     data["unexpected"] = 1
@@ -184,10 +199,8 @@ def test_metadata_json_is_strict(registry, make_artifact):
         registry.get("t", "prefix")
 
 
-def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(
-    registry, make_artifact
-):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
+def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     staging = registry.root / ".staging"
 
     def fake_publisher(name: str, age_s: float) -> Path:
@@ -207,7 +220,7 @@ def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(
     fcntl.flock(held, fcntl.LOCK_EX)  # a slow publisher that is still running
     try:
         assert [e.path.name for e in registry.list("t")] == ["v1"]  # readers ignore staging
-        registry.publish(make_artifact(seed=2), task="t", method="prefix")
+        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
     finally:
         os.close(held)
     assert not dead_old.exists() and not (staging / "publish-dead.lock").exists()
@@ -215,16 +228,48 @@ def test_stale_staging_dirs_of_dead_publishers_are_cleaned_after_a_minute(
     assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]
 
 
-def test_duplicates_are_found_when_the_digest_cache_lags_or_is_corrupt(registry, make_artifact):
-    registry.publish(make_artifact(seed=1), task="t", method="prefix")
-    second = registry.publish(make_artifact(seed=2), task="t", method="prefix")
-    cache = registry.root / "t" / "prefix" / ".digests.json"
-    # A publisher killed after its rename but before updating the cache leaves it a version behind.
-    data = json.loads(cache.read_text())
-    data["seen"].remove(2)
-    data["digests"] = {digest: n for digest, n in data["digests"].items() if n != 2}
-    cache.write_text(json.dumps(data))
-    assert registry.publish(make_artifact(seed=2), task="t", method="prefix").path == second.path
-    cache.write_text("{not json")
-    assert registry.publish(make_artifact(seed=1), task="t", method="prefix").path.name == "v1"
+def test_duplicates_are_found_when_the_digest_cache_lags_or_is_corrupt(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    second = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    cache = registry.root / ".cache" / "t@prefix.digests"
+    lines = cache.read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["1", "2"]
+    # A publisher killed after its rename but before recording the digest leaves the cache behind.
+    cache.write_text(lines[0] + "\n")
+    again = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    assert again.path == second.path
+    # A line torn by a crash, then garbage: both are ignored and the versions read again.
+    cache.write_text(lines[0][:20] + "garbage\n")
+    for seed, version in ((1, "v1"), (2, "v2")):
+        entry = registry.publish(write_artifact(tmp_path, seed=seed), task="t", method="prefix")
+        assert entry.path.name == version
     assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]
+
+
+def test_cached_latest_is_invalidated_by_any_change_to_the_versions(tmp_path, registry):
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    namespace = registry.root / "t" / "prefix"
+    cache = registry.root / ".cache" / "t@prefix.latest"
+
+    def age_listing() -> None:
+        """Make the directory's last change old enough for its listing to be cached."""
+        then = time.time() - 60
+        os.utime(namespace, (then, then))
+
+    assert registry.get("t", "prefix").path.name == "v2"
+    assert not cache.exists()  # a listing changed just now is never cached
+    age_listing()
+    assert registry.get("t", "prefix").path.name == "v2"
+    assert cache.read_text().split()[1] == "2"
+    registry.publish(write_artifact(tmp_path, seed=3), task="t", method="prefix")
+    assert registry.get("t", "prefix").path.name == "v3"
+    age_listing()
+    assert registry.get("t", "prefix").path.name == "v3"
+    # Versions removed or arriving by other means (git checkout, git pull) change the mtime too.
+    shutil.rmtree(namespace / "v3")
+    assert registry.get("t", "prefix").path.name == "v2"
+    age_listing()
+    registry.get("t", "prefix")
+    shutil.copytree(namespace / "v2", namespace / "v7")
+    assert registry.get("t", "prefix").path.name == "v7"

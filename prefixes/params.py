@@ -1,0 +1,157 @@
+"""The schema of ``params.yaml``: every knob of the pipeline, validated before any work starts.
+
+Errors are collected by pydantic and reported all at once, each with its dotted key, so a typo'd
+key, a negative learning rate or an unknown task stops ``dvc repro`` with one readable message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from prefixes.config import PrefixConfig, PromptConfig, StrictModel, TrainingConfig
+from prefixes.tasks import TaskConfig
+
+BaselineName = Literal["full_finetune", "lora"]
+PREFIX_METHODS = ("prefix", "p_tuning_v2")
+PROMPT_METHODS = ("prompt",)
+
+
+class MethodSettings(StrictModel):
+    """A method's configuration and its training overrides."""
+
+    prefix: PrefixConfig | None = None
+    prompt: dict | None = Field(
+        default=None,
+        description="PromptConfig fields; with prompt_tuning_init 'class_labels' the words default to the task's labels.",
+    )
+    training: dict = Field(default_factory=dict, description="Overrides of the shared `training` section.")
+
+
+class BaselineSettings(StrictModel):
+    """Reference points measured through the same training loop."""
+
+    tasks: list[str] = Field(default_factory=list, description="Tasks that also train the baselines.")
+    methods: list[BaselineName] = Field(default_factory=lambda: ["full_finetune", "lora"])
+    lora_r: int = Field(default=8, ge=1)
+    lora_alpha: int = Field(default=16, ge=1)
+    training: dict[BaselineName, dict] = Field(default_factory=dict, description="Per-baseline overrides.")
+
+
+class EvaluateSettings(StrictModel):
+    generation_examples: int = Field(default=24, ge=1, description="Test examples generated for BLEU/ROUGE-L.")
+    max_new_tokens: int = Field(default=24, ge=1)
+
+
+class BundleSettings(StrictModel):
+    publish: bool = Field(default=False, description="Publish the bundle members into the registry.")
+    registry: str = Field(default="registry", description="Registry directory to publish into.")
+
+
+class Params(StrictModel):
+    """The whole of params.yaml."""
+
+    seed: int = 42
+    models: dict[str, str] = Field(description="Base model key -> hub id, local folder or embedded short name.")
+    tasks: dict[str, TaskConfig]
+    task_names: list[str] = Field(description="Tasks the pipeline runs (the DVC matrix reads this list).")
+    prefix_methods: list[Literal["prefix", "p_tuning_v2"]] = Field(default_factory=lambda: list(PREFIX_METHODS))
+    prompt_methods: list[Literal["prompt"]] = Field(default_factory=lambda: list(PROMPT_METHODS))
+    evaluated_methods: list[str] = Field(
+        default_factory=lambda: [*PREFIX_METHODS, *PROMPT_METHODS],
+        description="prefix_methods + prompt_methods, spelled out for the evaluate stage's DVC matrix.",
+    )
+    methods: dict[Literal["prefix", "p_tuning_v2", "prompt"], MethodSettings]
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    task_training: dict[str, dict] = Field(default_factory=dict, description="Per-task training overrides.")
+    baselines: BaselineSettings = Field(default_factory=BaselineSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    bundle: BundleSettings = Field(default_factory=BundleSettings)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Params:
+        problems = []
+        for name in self.task_names:
+            if name not in self.tasks:
+                problems.append(f"task_names: unknown task {name!r}; defined tasks are {sorted(self.tasks)}")
+        for name in self.baselines.tasks:
+            if name not in self.tasks:
+                problems.append(f"baselines.tasks: unknown task {name!r}; defined tasks are {sorted(self.tasks)}")
+        for name, task in self.tasks.items():
+            if task.model not in self.models:
+                problems.append(f"tasks.{name}.model: unknown model {task.model!r}; defined models are {sorted(self.models)}")
+        for name in self.task_training:
+            if name not in self.tasks:
+                problems.append(f"task_training.{name}: unknown task; defined tasks are {sorted(self.tasks)}")
+        for method in [*self.prefix_methods, *self.prompt_methods]:
+            settings = self.methods.get(method)
+            wanted = "prompt" if method in PROMPT_METHODS else "prefix"
+            if settings is None or getattr(settings, wanted) is None:
+                problems.append(f"methods.{method}.{wanted}: missing; every listed method needs its configuration")
+        if sorted(self.evaluated_methods) != sorted([*self.prefix_methods, *self.prompt_methods]):
+            problems.append(
+                f"evaluated_methods: {self.evaluated_methods} must list exactly prefix_methods + prompt_methods "
+                f"({[*self.prefix_methods, *self.prompt_methods]})"
+            )
+        for method, settings in self.methods.items():
+            if settings.prompt is not None:
+                problems.extend(_prompt_problems(method, settings.prompt))
+        for overrides in [self.task_training, {m: s.training for m, s in self.methods.items()}, self.baselines.training]:
+            for owner, values in overrides.items():
+                unknown = set(values) - set(TrainingConfig.model_fields)
+                if unknown:
+                    problems.append(f"training overrides for {owner!r}: unknown keys {sorted(unknown)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def method_config(self, method: str, label_names: list[str] | None) -> PrefixConfig | PromptConfig:
+        """The method's config; class-label prompt init takes the task's label words."""
+        settings = self.methods[method]
+        if method not in PROMPT_METHODS:
+            return settings.prefix
+        fields = dict(settings.prompt)
+        if fields.get("prompt_tuning_init") == "class_labels" and not fields.get("class_labels"):
+            if label_names:
+                fields["class_labels"] = label_names
+            else:  # generation tasks have no labels: the paper's vocabulary sampling instead
+                fields["prompt_tuning_init"] = "vocab_sample"
+        return PromptConfig.model_validate(fields)
+
+    def training_config(self, task: str, method: str) -> TrainingConfig:
+        """Shared training settings, then the method's overrides, then the task's."""
+        overrides = self.baselines.training.get(method, {}) if method in ("full_finetune", "lora") else self.methods[method].training
+        merged = {**self.training.model_dump(exclude_unset=True), **overrides, **self.task_training.get(task, {})}
+        return TrainingConfig.model_validate(merged)
+
+
+def _prompt_problems(method: str, fields: dict) -> list[str]:
+    """Validate prompt fields now, with stand-in label words where the task will supply them."""
+    trial = dict(fields)
+    if trial.get("prompt_tuning_init") == "class_labels" and not trial.get("class_labels"):
+        trial["class_labels"] = ["label"]
+    try:
+        PromptConfig.model_validate(trial)
+    except ValidationError as error:
+        return [f"methods.{method}.prompt.{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()]
+    return []
+
+
+class ParamsError(ValueError):
+    """params.yaml is unusable; the message lists every problem with its key."""
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ParamsError(f"cannot read {path}: {error}") from error
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']} (got {e.get('input')!r:.80})" for e in error.errors()]
+        raise ParamsError(f"{path} has {len(lines)} problem(s):\n" + "\n".join(lines)) from None

@@ -73,7 +73,7 @@ class AdaptedModel(nn.Module):
 
     def __init__(
         self,
-        base_model: PreTrainedModel,
+        model: ModelConfig | PreTrainedModel,
         method_config,
         *,
         task_type: TaskType | None = None,
@@ -83,7 +83,18 @@ class AdaptedModel(nn.Module):
         fresh_parameters: list[str] = (),
         create_adapter: bool = True,
     ):
+        """Wrap ``model``: a ``ModelConfig`` (the base model is loaded) or a built transformers model."""
         super().__init__()
+        if not isinstance(method_config, self._config_class()):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self._config_class().__name__}, got {type(method_config).__name__}"
+            )
+        if isinstance(model, ModelConfig):
+            base_model, fresh_parameters = load_base_model(model)
+            tokenizer = tokenizer or load_tokenizer(model.model_name_or_path, model.revision)
+            task_type, model_name_or_path, revision = model.task_type, model.model_name_or_path, model.revision
+        else:
+            base_model = model
         self.base_model = base_model
         self.method_config = method_config
         self.task_type = task_type or infer_task_type(base_model)
@@ -112,18 +123,7 @@ class AdaptedModel(nn.Module):
     @classmethod
     def from_config(cls, model_config: ModelConfig, method_config, *, create_adapter: bool = True):
         """Load the base model (hub id, local folder or embedded short name) and wrap it."""
-        base_model, fresh = load_base_model(model_config)
-        tokenizer = load_tokenizer(model_config.model_name_or_path, model_config.revision)
-        return cls(
-            base_model,
-            method_config,
-            task_type=model_config.task_type,
-            tokenizer=tokenizer,
-            model_name_or_path=model_config.model_name_or_path,
-            revision=model_config.revision,
-            fresh_parameters=fresh,
-            create_adapter=create_adapter,
-        )
+        return cls(model_config, method_config, create_adapter=create_adapter)
 
     def _new_adapter(self, method_config) -> nn.Module:
         raise NotImplementedError

@@ -23,7 +23,9 @@ def _git(args: list[str], cwd: Path) -> str | None:
     """Run git in `cwd`; None when git is missing or `cwd` is not a repository (with commits)."""
     try:
         result = subprocess.run(
-            ["git", *args],
+            # --no-optional-locks: `status` must not take .git/index.lock from under a concurrent
+            # `git commit` in the same repository.
+            ["git", "--no-optional-locks", *args],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -56,7 +56,7 @@ for i in range(10**6):
 """
 
 
-def _start(code: str, *args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.Popen[str]:
+def _start(code: str, *args: str | Path, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", code, *map(str, args)],
         stdin=subprocess.PIPE,
@@ -82,7 +82,7 @@ def test_eight_concurrent_publishers_lose_and_duplicate_nothing(tmp_path):
         rng.shuffle(rest)
         plans.append([shared, *rest])  # all eight race on the shared content first
 
-    children = [_start(CONCURRENT_CHILD, root, "t", *plan) for plan in plans]
+    children = [_start(CONCURRENT_CHILD, root, "t", *plan, cwd=tmp_path) for plan in plans]
     for child in children:
         _wait_ready(child)
     for child in children:

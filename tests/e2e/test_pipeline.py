@@ -1,0 +1,106 @@
+"""`dvc repro` end to end in a temporary copy of the repository, on the real embedded models.
+
+A tiny params override keeps every run to a couple of optimizer steps; the stages, DVC wiring,
+registry publishing and the reports are all real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A git repository holding the tracked files of this one, with the tiny params."""
+    root = tmp_path_factory.mktemp("project")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, tracked.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    shutil.copy(REPO / "tests" / "e2e" / "tiny_params.yaml", root / "params.yaml")
+    for path in ("registry", "dvc.lock"):  # start from nothing, as a fresh project would
+        target = root / path
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    _run(["git", "init", "-q"], root)
+    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "add", "-A"], root)
+    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "copy"], root)
+    _run(["dvc", "repro"], root)
+    return root
+
+
+def test_repro_produces_every_output(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for task in params["task_names"]:
+        for method in params["evaluated_methods"]:
+            metrics = json.loads((project / "metrics" / task / f"{method}.json").read_text())
+            assert metrics["examples"] > 0
+            assert (project / "artifacts" / task / method / "best" / "prefix.safetensors").exists()
+            assert (project / "artifacts" / task / method / "checkpoint" / "progress.json").exists()
+    assert (project / "metrics" / "bbc_news" / "lora.json").exists()
+    report = json.loads((project / "reports" / "compare.json").read_text())
+    assert {(row["task"], row["method"]) for row in report} >= {("bbc_news", "lora"), ("chitchat", "prompt")}
+    assert (project / "reports" / "compare.png").stat().st_size > 1000
+    assert (project / "bundles" / "minilm-prefix" / "manifest.json").exists()
+
+
+def test_second_repro_does_nothing_and_status_is_clean(project):
+    assert "up to date" in _run(["dvc", "status"], project).stdout
+    assert "Data and pipelines are up to date" in _run(["dvc", "repro"], project).stdout
+    assert _run(["dvc", "status", "-q"], project).returncode == 0
+
+
+def test_metrics_show_lists_every_task_and_method(project):
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], project).stdout)
+    text = json.dumps(shown)
+    for task in ("bbc_news", "chitchat"):
+        for method in ("prefix", "p_tuning_v2", "prompt"):
+            assert f"metrics/{task}/{method}.json" in text
+
+
+def test_registry_holds_the_published_members_with_lineage(project):
+    listed = json.loads(_run(["prefixes", "registry", "list", "--registry", "registry", "--json"], project).stdout)
+    assert {(row["task"], row["method"]) for row in listed} >= {("bbc_news", "prefix"), ("chitchat", "prompt")}
+    shown = _run(["prefixes", "registry", "show", "bbc_news", "--method", "prefix", "--version", "latest",
+                  "--registry", "registry"], project).stdout
+    assert "commit" in shown and "dvc.lock" in shown
+    assert _run(["prefixes", "registry", "verify", "--registry", "registry"], project).returncode == 0
+
+
+def test_bad_params_stop_before_any_work(project, tmp_path):
+    broken = yaml.safe_load((project / "params.yaml").read_text())
+    broken["training"]["learning_rate"] = -1
+    broken["training"]["learning_rat"] = 0.1
+    broken["task_names"].append("imdb")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(broken))
+    result = _run(["prefixes", "check-params", "--params", str(tmp_path / "params.yaml")], project, check=False)
+    assert result.returncode != 0
+    for key in ("training.learning_rate", "training.learning_rat", "imdb"):
+        assert key in result.stderr
+    before = (project / "data" / "prepared" / "bbc_news" / "train.jsonl").read_bytes()
+    stage = _run(["prefixes", "prepare", "--params", str(tmp_path / "params.yaml"), "--task", "bbc_news",
+                  "--out", "data/prepared/bbc_news"], project, check=False)
+    assert stage.returncode != 0 and "learning_rate" in stage.stderr
+    assert (project / "data" / "prepared" / "bbc_news" / "train.jsonl").read_bytes() == before

@@ -10,6 +10,10 @@ The first `PUBLISHED` versions go through `Registry.publish` (fsync'd, locked, w
 give the publish throughput. The namespace is then bulk-seeded to `--versions` with distinct,
 valid versions written directly (no fsync), because publishing 10,000 one by one would take minutes
 and measures nothing new; `verify` checks the seeded versions like any others.
+
+`get_latest_*` is the steady state (the listing cache, validated by the directory's mtime, answers);
+`get_latest_*_just_changed` is a call within two seconds of a change, which rescans the listing.
+Timings depend on the machine and its load; compare runs on the same one.
 """
 
 from __future__ import annotations

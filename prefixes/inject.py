@@ -159,7 +159,7 @@ def use_prefix_attention(model: PreTrainedModel) -> None:
     model.set_attn_implementation(ATTENTION_IMPLEMENTATION)
 
 
-def _probe_inputs(model: PreTrainedModel, source_len: int, target_len: int) -> dict:
+def probe_inputs(model: PreTrainedModel, source_len: int, target_len: int) -> dict:
     vocab = model.config.get_text_config().vocab_size
     inputs = {"input_ids": (torch.arange(source_len) % (vocab - 3) + 3)[None]}
     if model.config.is_encoder_decoder:
@@ -183,7 +183,7 @@ def record_attention(model: PreTrainedModel, inputs: dict) -> list[tuple[nn.Modu
 
 def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, dict[nn.Module, int]]:
     """Find the model's attention sites by tracing one tiny forward; size prefixes from what they see."""
-    calls = record_attention(model, _probe_inputs(model, source_len=7, target_len=3))
+    calls = record_attention(model, probe_inputs(model, source_len=7, target_len=3))
     if not calls:
         raise TypeError(
             f"{type(model).__name__} made no call through the transformers attention interface; "

@@ -10,6 +10,7 @@ from prefixes.artifact import ArtifactConfig
 from prefixes.config import PrefixConfig
 from prefixes.inject import (
     build_state,
+    probe_inputs,
     discover_layout,
     prefixes_attached,
     record_attention,
@@ -42,10 +43,17 @@ class PrefixTuningModel(AdaptedModel):
         return PrefixEncoder(config, self.layout, self.base_model.config.get_text_config().hidden_size)
 
     def _initialize(self, adapter: PrefixEncoder) -> None:
-        activations = None
+        activations = site_scale = None
         if adapter.config.init == "text":
             activations = self._text_activations(adapter.config.init_text, adapter.length)
-        adapter.initialize(activations)
+        elif not adapter.config.reparameterization:
+            site_scale = self._site_scale()
+        adapter.initialize(activations, site_scale)
+
+    def _site_scale(self) -> torch.Tensor:
+        """Std of the model's own keys and values at each site (sites, 2), on a fixed probe text."""
+        calls = record_attention(self.base_model, probe_inputs(self.base_model, source_len=32, target_len=8))
+        return torch.tensor([[key.std().item(), value.std().item()] for _, key, value, _ in calls])
 
     def _text_activations(self, text: str, length: int) -> torch.Tensor:
         if self.tokenizer is None:

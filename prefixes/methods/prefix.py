@@ -64,11 +64,20 @@ class PrefixEncoder(nn.Module):
             self.train(was_training)
 
     @torch.no_grad()
-    def initialize(self, activations: torch.Tensor | None = None) -> None:
-        """Start from the configured init. ``activations`` (P, sites, 2, kv, D) for init='text'."""
+    def initialize(self, activations: torch.Tensor | None = None, site_scale: torch.Tensor | None = None) -> None:
+        """Start from the configured init.
+
+        ``activations`` (P, sites, 2, kv, D): the text's keys/values, for init='text'.
+        ``site_scale`` (sites, 2): the std of the model's own keys and values per site. A flat
+        random prefix is drawn at that scale: N(0, 1) values can be 25x the size of a layer's real
+        values (SmolLM2's first layers) and swamp the residual stream before training starts.
+        """
         init = self.config.init
         if init == "random":
-            return  # the constructor's initialisation
+            if not self.config.reparameterization and site_scale is not None:
+                shaped = self.prefix.view(self.length, self.layout.num_sites, 2, -1)
+                shaped.mul_(site_scale.to(shaped.dtype)[None, :, :, None])
+            return  # otherwise the constructor's initialisation
         target = torch.zeros(self.length, self.layout.num_sites * self.layout.site_width)
         if init == "text":
             target = activations.reshape(self.length, -1)

@@ -96,11 +96,14 @@ def load_base_model(config: ModelConfig) -> tuple[PreTrainedModel, list[str]]:
     auto_class = _AUTO_CLASS_BY_TASK[config.task_type]
     kwargs = {"dtype": getattr(torch, config.dtype), "revision": config.revision}
     if config.num_labels is not None:
-        kwargs["num_labels"] = config.num_labels
+        # A classification checkpoint with another label count keeps its backbone; its head is
+        # re-initialised (reported as mismatched) and trains like any fresh head.
+        kwargs.update(num_labels=config.num_labels, ignore_mismatched_sizes=True)
     model, info = auto_class.from_pretrained(
         resolve_model_path(config.model_name_or_path), output_loading_info=True, **kwargs
     )
-    return model, sorted(info["missing_keys"])
+    mismatched = [entry[0] if isinstance(entry, tuple) else entry for entry in info.get("mismatched_keys", [])]
+    return model, sorted({*info["missing_keys"], *mismatched})
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None):

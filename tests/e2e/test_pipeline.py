@@ -104,3 +104,17 @@ def test_bad_params_stop_before_any_work(project, tmp_path):
                   "--out", "data/prepared/bbc_news"], project, check=False)
     assert stage.returncode != 0 and "learning_rate" in stage.stderr
     assert (project / "data" / "prepared" / "bbc_news" / "train.jsonl").read_bytes() == before
+
+
+def test_forced_rerun_reproduces_the_same_metrics(project):
+    stage = "train-prefix@bbc_news-p_tuning_v2"
+    summary_path = project / "artifacts" / "bbc_news" / "p_tuning_v2" / "train.json"
+    metrics_path = project / "metrics" / "bbc_news" / "p_tuning_v2.json"
+    before_summary, before_metrics = json.loads(summary_path.read_text()), metrics_path.read_text()
+    _run(["dvc", "repro", "-f", "-s", stage], project)
+    _run(["dvc", "repro", "-s", "evaluate@bbc_news-p_tuning_v2"], project)
+    after_summary = json.loads(summary_path.read_text())
+    timing = ("wall_time_s", "peak_memory_mb")
+    assert {k: v for k, v in after_summary.items() if k not in timing} == {k: v for k, v in before_summary.items() if k not in timing}
+    assert metrics_path.read_text() == before_metrics
+    assert _run(["dvc", "status", "-q"], project).returncode == 0

@@ -1,0 +1,1 @@
+"""Benchmarks of prefixes against PEFT and the bare base model; see bench/README.md."""

@@ -1,0 +1,72 @@
+"""Run every model benchmark and write ``bench/results/RESULTS.md`` from their JSON results.
+
+    python -m bench.run_all [--quick] [--repeats N] [--no-memory] [--only train,serving]
+    python -m bench.run_all --report-only      # rebuild RESULTS.md from the JSON files
+
+``--quick`` finishes in minutes; the full run (batch 8, sequence 128 on SmolLM2) takes much
+longer on two CPU cores. The registry benchmark (bench/registry_bench.py) runs on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+import peft
+import torch
+import transformers
+
+from bench import checkpointing, inference, serving, train_step
+from bench.common import RESULTS_DIR, markdown_table
+
+BENCHMARKS = {
+    "train": (train_step, "train.json", "Training: step time, tokens/s, peak memory"),
+    "checkpointing": (checkpointing, "checkpointing.json", "Gradient checkpointing (prefix tuning, SmolLM2)"),
+    "inference": (inference, "inference.json", "Inference: forward latency and generation"),
+    "serving": (serving, "serving.json", "Multi-task serving: one mixed batch against per-task batches"),
+}
+
+
+def report(command: str) -> str:
+    """RESULTS.md: one table per benchmark whose JSON exists, then the targets that were missed."""
+    sections, missed = [], []
+    for _, filename, title in BENCHMARKS.values():
+        path = RESULTS_DIR / filename
+        if not path.exists():
+            continue
+        records = json.loads(path.read_text())
+        sections.append(f"## {title}\n\n`{path.relative_to(RESULTS_DIR.parent.parent)}`\n\n{markdown_table(records)}")
+        missed += [f"- `{r['name']}`: {r['ratio']:.3f} (target {r['target']})" for r in records if r["holds"] is False]
+    header = (
+        "# Benchmark results\n\n"
+        f"`{command}` — {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} thread(s)), transformers {transformers.__version__}, "
+        f"peft {peft.__version__}.\n\n"
+        "ratio = ours / reference (medians); spread = [min, max] of the per-round ratios; each round "
+        "runs every side once, alternating. Lower is better for s and MiB, higher for tokens/s and "
+        "requests/s. Memory is one fresh process per side (spread is then a single value). "
+        "See bench/README.md for how to read these.\n"
+    )
+    summary = "## Missed targets\n\n" + ("\n".join(missed) if missed else "None.") + "\n"
+    return "\n".join([header, *sections, summary])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--report-only", action="store_true", help="only rebuild RESULTS.md from the JSON results")
+    args, rest = parser.parse_known_args(argv)
+    if not args.report_only:
+        for name in args.only.split(","):
+            start = time.perf_counter()
+            BENCHMARKS[name][0].main(rest)
+            print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
+    command = "python -m bench.run_all " + " ".join(sys.argv[1:] if argv is None else argv)
+    (RESULTS_DIR / "RESULTS.md").write_text(report(command.strip()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""`prefixes predict`: answer mixed-task JSONL requests with a multi-task bundle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from prefixes.bundle import MultiTaskModel, PredictRequest, read_manifest
+
+
+@click.command("predict")
+@click.option("--bundle", "manifest_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The bundle's manifest (written by the multi-task-bundle stage).")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Requests per forward pass; one batch may mix tasks.")
+@click.option("--max-new-tokens", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Longest answer of a generation task, in tokens.")
+def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
+    """Read {"task", "text"} JSON lines from stdin; write one prediction per line to stdout, in order.
+
+    Every line is checked before the model loads, so bad input fails fast and writes nothing.
+    """
+    try:
+        tasks = read_manifest(manifest_path).tasks
+        requests = parse_requests(click.get_text_stream("stdin"), tasks)
+        model = MultiTaskModel.from_bundle(manifest_path)
+        predictions = model.predict(requests, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    except (ValueError, OSError) as error:  # bundle, manifest and base-model problems, worded for people
+        raise click.ClickException(str(error)) from None
+    for prediction in predictions:
+        click.echo(json.dumps(prediction, ensure_ascii=False))
+
+
+def parse_requests(lines: Iterable[str], tasks: list[str]) -> list[PredictRequest]:
+    """Validate JSONL requests; a bad line is an error that names its line number (blank lines are skipped)."""
+    requests = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            request = PredictRequest.model_validate_json(line)
+        except ValidationError as error:
+            problems = "; ".join(_describe(problem) for problem in error.errors())
+            raise click.ClickException(f'line {number}: {problems}; each line must be {{"task": ..., "text": ...}}') from None
+        if request.task not in tasks:
+            raise click.ClickException(f"line {number}: unknown task {request.task!r}; this bundle serves {tasks}")
+        requests.append(request)
+    return requests
+
+
+def _describe(problem: dict) -> str:
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else problem["msg"]

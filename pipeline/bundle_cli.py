@@ -52,5 +52,9 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, met
             name = f"{model_key}-{method}"
             bundle_dir = output_dir / name
             bundle_dir.mkdir(parents=True, exist_ok=True)
-            write_manifest(bundle_dir / MANIFEST_NAME, build_manifest(name, members, bundle_dir))
+            manifest = build_manifest(name, members, bundle_dir)
+            # Generation members answer requests through the prompt template they were trained with.
+            templated = [member.model_copy(update={"template": params.tasks[member.task].template})
+                         for member in manifest.members]
+            write_manifest(bundle_dir / MANIFEST_NAME, manifest.model_copy(update={"members": templated}))
             click.echo(f"bundle {name}: {[task for task, *_ in members]}")

@@ -73,6 +73,9 @@ class BundleMember(StrictModel):
     artifact: str | RegistryRef = Field(description="Artifact folder relative to the manifest's folder, or a registry version.")
     sha256: dict[str, str] = Field(description="Hex sha256 of each artifact file, checked before loading.")
     labels: list[str] | None = Field(default=None, description="Label names of a classification task; null otherwise.")
+    template: str | None = Field(
+        default=None, description="Generation: the training prompt template, with one {source} slot, applied to requests."
+    )
 
 
 class BundleManifest(StrictModel):
@@ -323,12 +326,13 @@ class MultiTaskModel(nn.Module):
     """One frozen base model, every member's prefix (and head), one forward for a mixed-task batch."""
 
     def __init__(self, model: AdaptedModel, tasks: list[str], labels: dict[str, list[str] | None],
-                 num_labels: dict[str, int], heads: list[RoutedLinear]):
+                 num_labels: dict[str, int], heads: list[RoutedLinear], templates: dict[str, str | None] | None = None):
         """Use the ``from_*`` constructors; ``model`` holds one adapter per task, in ``tasks`` order."""
         super().__init__()
         self.model = model.eval()
         self.tasks = tasks
         self.labels = labels
+        self.templates = templates or {}
         self.num_labels = num_labels
         self._heads = heads
 
@@ -381,7 +385,8 @@ class MultiTaskModel(nn.Module):
             model.load_adapter(directory, str(index))
         heads = _route_heads(model.base_model, configs[0].head, [tensors for _, tensors in artifacts]) if num_labels else []
         labels = {member.task: member.labels for member in manifest.members}
-        return cls(model, manifest.tasks, labels, num_labels, heads)
+        templates = {member.task: member.template for member in manifest.members}
+        return cls(model, manifest.tasks, labels, num_labels, heads, templates)
 
     # ----- running --------------------------------------------------------------------------------
     @property
@@ -462,6 +467,9 @@ class MultiTaskModel(nn.Module):
     def _predict_texts(self, tasks: list[str], texts: list[str], max_new_tokens: int, first_index: int) -> list[dict]:
         tokenizer = self.model.tokenizer
         decoder_only = not self.model.base_model.config.is_encoder_decoder
+        # Requests see the prompt the task was trained with.
+        texts = [self.templates[task].replace("{source}", text) if self.templates.get(task) else text
+                 for task, text in zip(tasks, texts)]
         encoded = tokenizer(texts, padding=True, padding_side="left", return_token_type_ids=False, return_tensors="pt")
         room = self._input_room(max_new_tokens if decoder_only else 0)
         lengths = encoded["attention_mask"].sum(dim=1).tolist()

@@ -33,7 +33,7 @@ def checkpointing_records(workload: Workload, *, warmup: int, repeats: int, memo
     steps = {flag: train_step("ours_prefix", workload, checkpointing=flag) for flag in (True, False)}
     times = time_alternating(steps, warmup=warmup, repeats=repeats)
     name = f"checkpointing.{workload.model}.prefix"
-    records = [make_record(f"{name}.step_time", "s", times[True], times[False], OFF)]
+    records = [make_record(f"{name}.step_time", "CPU s", times[True], times[False], OFF)]
     if memory:
         mem = {
             flag: peak_memory({"workload": workload.to_dict(), "side": "ours_prefix", "checkpointing": flag})
@@ -43,7 +43,7 @@ def checkpointing_records(workload: Workload, *, warmup: int, repeats: int, memo
                                    [mem[False]["peak_rss_mib"]], OFF))
         records.append(make_record(f"{name}.step_memory", "MiB over built model", [mem[True]["step_mib"]],
                                    [mem[False]["step_mib"]], OFF))
-    records.append(make_record(f"{name}.peft", "s", times[True], None, "PEFT",
+    records.append(make_record(f"{name}.peft", "CPU s", times[True], None, "PEFT",
                                note=f"PEFT prefix tuning with gradient checkpointing: {peft_error(workload)}"))
     return records
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(__doc__.splitlines()[0], argv)
     records = checkpointing_records(workload(args.quick), warmup=args.warmup, repeats=args.repeats,
                                     memory=not args.no_memory)
-    write_records("checkpointing.json", records)
+    write_records("checkpointing.json", records, args.results)
     return records
 
 

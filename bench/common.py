@@ -3,7 +3,8 @@
 Every comparison times its sides round-robin in one process, so load on a shared machine hits all
 sides alike; a ratio's spread is the [min, max] of the per-round ratios. Peak memory is measured
 in a fresh subprocess per side (``python -m bench.memory``), because a process's peak RSS only
-ever grows and one side's allocations would otherwise hide the next one's.
+ever grows and one side's allocations would otherwise hide the next one's. Times are CPU
+seconds of the timing process (see ``time_alternating``).
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ def setup(threads: int = 1) -> None:
 
 
 def time_alternating(steps: dict[str, Callable[[], object]], *, warmup: int, repeats: int) -> dict[str, list[float]]:
-    """Seconds per call of each step, ``repeats`` rounds after ``warmup`` untimed rounds.
+    """CPU seconds per call of each step, ``repeats`` rounds after ``warmup`` untimed rounds.
 
     Each round runs every side once; the starting side rotates between rounds so that no side
-    always follows the same neighbour (caches, allocator state, thermal drift).
+    always follows the same neighbour (caches, allocator state, drift). The clock is this
+    process's CPU time: with one torch thread it equals the wall time of an idle machine, but
+    unlike wall time it does not count the seconds another process holds the core (on the shared
+    2-core machine, wall-clock ratios of identical steps ranged 0.74-1.24 within one run).
     """
     names = list(steps)
     for _ in range(warmup):
@@ -56,9 +60,9 @@ def time_alternating(steps: dict[str, Callable[[], object]], *, warmup: int, rep
     for round_ in range(repeats):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start = time.process_time()
             steps[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
     return times
 
 
@@ -102,7 +106,7 @@ def holds(ratio: float | None, target: str | None) -> bool | None:
 
 
 def throughput(count: float, seconds: list[float]) -> list[float]:
-    """Items per second for each timed call."""
+    """Items per (CPU) second for each timed call."""
     return [count / s for s in seconds]
 
 
@@ -162,6 +166,7 @@ def parse_args(description: str, argv: list[str] | None = None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds before timing")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 3, quick 2)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for the JSON results")
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 3

@@ -68,15 +68,15 @@ def inference_records(setting: dict, *, warmup: int, repeats: int) -> list[dict]
     times = time_alternating(forward_calls(models, forward), warmup=warmup, repeats=repeats * LATENCY_ROUNDS)
     name = f"inference.{forward.model}"
     shape = f"batch {forward.batch}, sequence {forward.seq}, prefix {forward.prefix}"
-    records.append(make_record(f"{name}.forward_latency", "s", times["ours"], times["bare"], "bare model",
+    records.append(make_record(f"{name}.forward_latency", "CPU s", times["ours"], times["bare"], "bare model",
                                target="<= 1.05", note=shape))
-    records.append(make_record(f"{name}.forward_latency_vs_peft", "s", times["ours"], times["peft"], "PEFT", note=shape))
+    records.append(make_record(f"{name}.forward_latency_vs_peft", "CPU s", times["ours"], times["peft"], "PEFT", note=shape))
     times = time_alternating(generate_calls(models, generate, new_tokens), warmup=warmup, repeats=repeats)
     count = generate.batch * new_tokens
     shape = f"batch {generate.batch}, prompt {generate.seq}, {new_tokens} new tokens, greedy"
-    records.append(make_record(f"{name}.generate_tokens_per_s", "tokens/s", throughput(count, times["ours"]),
+    records.append(make_record(f"{name}.generate_tokens_per_s", "tokens/CPU s", throughput(count, times["ours"]),
                                throughput(count, times["bare"]), "bare model", target=">= 0.95", note=shape))
-    records.append(make_record(f"{name}.generate_tokens_per_s_vs_peft", "tokens/s", throughput(count, times["ours"]),
+    records.append(make_record(f"{name}.generate_tokens_per_s_vs_peft", "tokens/CPU s", throughput(count, times["ours"]),
                                throughput(count, times["peft"]), "PEFT", note=shape))
     return records
 
@@ -84,7 +84,7 @@ def inference_records(setting: dict, *, warmup: int, repeats: int) -> list[dict]
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(__doc__.splitlines()[0], argv)
     records = inference_records(settings(args.quick), warmup=args.warmup, repeats=args.repeats)
-    write_records("inference.json", records)
+    write_records("inference.json", records, args.results)
     return records
 
 

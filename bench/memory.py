@@ -2,17 +2,21 @@
 
     python -m bench.memory '{"workload": {...}, "side": "ours_prefix", "checkpointing": false, "steps": 2}'
 
-Prints one JSON line: ``peak_rss_mib`` (the process's peak resident set, which includes the
-interpreter, torch and the model's weights) and ``step_mib`` (how far the peak rose above the
+Prints one JSON line: ``peak_rss_mib`` (the process's peak resident set, ``VmHWM``, which
+includes the interpreter, torch and the model's weights) and ``step_mib`` (how far the peak rose above the
 resident set of the built model: activations, gradients, optimizer state). Two steps run, so the
 peak includes AdamW's state alongside a step's activations.
+
+The peak is read from /proc/self/status rather than ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux
+carries ru_maxrss across exec, so a child started by a process holding 8 GiB reports at least
+8 GiB whatever it does; VmHWM belongs to the address space that exec creates fresh.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import sys
+from pathlib import Path
 
 import psutil
 import torch
@@ -22,6 +26,14 @@ from bench.sides import train_step
 from bench.workloads import Workload
 
 MIB = 1024 * 1024
+
+
+def peak_rss() -> int:
+    """This address space's peak resident set in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise RuntimeError("/proc/self/status has no VmHWM: peak memory needs Linux")
 
 
 def measure(spec: dict) -> dict:
@@ -34,7 +46,7 @@ def measure(spec: dict) -> dict:
     built = psutil.Process().memory_info().rss
     for _ in range(spec.get("steps", 2)):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    peak = peak_rss()
     return {"peak_rss_mib": peak / MIB, "step_mib": (peak - built) / MIB}
 
 

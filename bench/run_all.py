@@ -14,6 +14,7 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 import peft
 import torch
@@ -30,15 +31,15 @@ BENCHMARKS = {
 }
 
 
-def report(command: str) -> str:
+def report(command: str, directory: Path) -> str:
     """RESULTS.md: one table per benchmark whose JSON exists, then the targets that were missed."""
     sections, missed = [], []
     for _, filename, title in BENCHMARKS.values():
-        path = RESULTS_DIR / filename
+        path = directory / filename
         if not path.exists():
             continue
         records = json.loads(path.read_text())
-        sections.append(f"## {title}\n\n`{path.relative_to(RESULTS_DIR.parent.parent)}`\n\n{markdown_table(records)}")
+        sections.append(f"## {title}\n\n`{filename}`\n\n{markdown_table(records)}")
         missed += [f"- `{r['name']}`: {r['ratio']:.3f} (target {r['target']})" for r in records if r["holds"] is False]
     header = (
         "# Benchmark results\n\n"
@@ -58,14 +59,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
     parser.add_argument("--report-only", action="store_true", help="only rebuild RESULTS.md from the JSON results")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder of the JSON results and RESULTS.md")
     args, rest = parser.parse_known_args(argv)
+    rest += ["--results", str(args.results)]
     if not args.report_only:
         for name in args.only.split(","):
             start = time.perf_counter()
             BENCHMARKS[name][0].main(rest)
             print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
     command = "python -m bench.run_all " + " ".join(sys.argv[1:] if argv is None else argv)
-    (RESULTS_DIR / "RESULTS.md").write_text(report(command.strip()))
+    (args.results / "RESULTS.md").write_text(report(command.strip(), args.results))
 
 
 if __name__ == "__main__":

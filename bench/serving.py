@@ -115,9 +115,9 @@ def serving_records(setting: dict, *, warmup: int, repeats: int, task_counts=TAS
         shape = f"{tasks} tasks x {per_task} requests, prompt {generate.seq}, {new_tokens} new tokens, greedy"
         name = f"serving.{generate.model}.generate.{tasks}_tasks"
         mixed = throughput(count, times["mixed"])
-        records.append(make_record(name, "tokens/s", mixed, throughput(count, times["peft_switching"]),
+        records.append(make_record(name, "tokens/CPU s", mixed, throughput(count, times["peft_switching"]),
                                    "PEFT switching adapters", target=MIXED_TARGET.get(tasks), note=shape))
-        records.append(make_record(f"{name}_vs_ours_switching", "tokens/s", mixed,
+        records.append(make_record(f"{name}_vs_ours_switching", "tokens/CPU s", mixed,
                                    throughput(count, times["ours_switching"]), "ours switching adapters", note=shape))
     if classify is not None:
         error = peft_classification_error(classify)
@@ -126,7 +126,7 @@ def serving_records(setting: dict, *, warmup: int, repeats: int, task_counts=TAS
                                      warmup=warmup, repeats=repeats)
             count = tasks * per_task
             records.append(make_record(
-                f"serving.{classify.model}.classify.{tasks}_tasks", "requests/s", throughput(count, times["mixed"]),
+                f"serving.{classify.model}.classify.{tasks}_tasks", "requests/CPU s", throughput(count, times["mixed"]),
                 throughput(count, times["ours_switching"]), "ours switching adapters",
                 note=f"{tasks} tasks x {per_task} requests, sequence {classify.seq}; no PEFT side: {error}",
             ))
@@ -136,7 +136,7 @@ def serving_records(setting: dict, *, warmup: int, repeats: int, task_counts=TAS
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(__doc__.splitlines()[0], argv)
     records = serving_records(settings(args.quick), warmup=args.warmup, repeats=args.repeats)
-    write_records("serving.json", records)
+    write_records("serving.json", records, args.results)
     return records
 
 

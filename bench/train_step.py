@@ -62,14 +62,14 @@ def train_records(
         peft = PEFT[method]
         note = f"PEFT cannot run it: {errors[peft]}" if peft in errors else None
         records.append(
-            make_record(f"{prefix}.{method}.tokens_per_s", "tokens/s", throughput(workload.tokens, times[ours]),
+            make_record(f"{prefix}.{method}.tokens_per_s", "tokens/CPU s", throughput(workload.tokens, times[ours]),
                         throughput(workload.tokens, times[peft]) if peft in times else None, "PEFT",
                         target=">= 1.0", note=note)
         )
         for ref in ("bare", "full"):
             if ref in times:
                 target = (FLOOR_TARGETS if ref == "bare" else FULL_TARGETS).get(method)
-                records.append(make_record(f"{prefix}.{method}.step_vs_{ref}", "s", times[ours], times[ref],
+                records.append(make_record(f"{prefix}.{method}.step_vs_{ref}", "CPU s", times[ours], times[ref],
                                            REFERENCE_NAMES[ref], target=target))
         if mem:
             for key, label, unit, target in MEMORY_RECORDS:
@@ -78,7 +78,7 @@ def train_records(
                                            reference, "PEFT", target=target, note=note))
     for ref in ("bare", "full"):
         if ref in times:
-            records.append(make_record(f"{prefix}.{ref}.step_time", "s", times[ref], None, None,
+            records.append(make_record(f"{prefix}.{ref}.step_time", "CPU s", times[ref], None, None,
                                        note=f"the {REFERENCE_NAMES[ref]} reference itself (batch {workload.batch}, "
                                             f"sequence {workload.seq})"))
         if ref in mem:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     records = []
     for workload in workloads(args.quick):
         records += train_records(workload, warmup=args.warmup, repeats=args.repeats, memory=not args.no_memory)
-    write_records("train.json", records)
+    write_records("train.json", records, args.results)
     return records
 
 

@@ -66,7 +66,10 @@ class Params(StrictModel):
     )
     methods: dict[Literal["prefix", "p_tuning_v2", "prompt"], MethodSettings]
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    task_training: dict[str, dict] = Field(default_factory=dict, description="Per-task training overrides.")
+    task_training: dict[str, dict] = Field(
+        default_factory=dict,
+        description="Per-task training overrides; a `methods: {method: {...}}` entry narrows them to one method.",
+    )
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     bundle: BundleSettings = Field(default_factory=BundleSettings)
@@ -99,11 +102,16 @@ class Params(StrictModel):
         for method, settings in self.methods.items():
             if settings.prompt is not None:
                 problems.extend(_prompt_problems(method, settings.prompt))
-        for overrides in [self.task_training, {m: s.training for m, s in self.methods.items()}, self.baselines.training]:
-            for owner, values in overrides.items():
-                unknown = set(values) - set(TrainingConfig.model_fields)
-                if unknown:
-                    problems.append(f"training overrides for {owner!r}: unknown keys {sorted(unknown)}")
+        overrides = {f"methods.{m}.training": s.training for m, s in self.methods.items()}
+        overrides |= {f"baselines.training.{m}": values for m, values in self.baselines.training.items()}
+        for task, values in self.task_training.items():
+            overrides[f"task_training.{task}"] = {k: v for k, v in values.items() if k != "methods"}
+            for method, narrowed in values.get("methods", {}).items():
+                overrides[f"task_training.{task}.methods.{method}"] = narrowed
+        for owner, values in overrides.items():
+            unknown = set(values) - set(TrainingConfig.model_fields)
+            if unknown:
+                problems.append(f"{owner}: unknown training keys {sorted(unknown)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -122,9 +130,11 @@ class Params(StrictModel):
         return PromptConfig.model_validate(fields)
 
     def training_config(self, task: str, method: str) -> TrainingConfig:
-        """Shared training settings, then the method's overrides, then the task's."""
+        """Shared training settings, then the method's overrides, then the task's, then the task's for this method."""
         overrides = self.baselines.training.get(method, {}) if method in ("full_finetune", "lora") else self.methods[method].training
-        merged = {**self.training.model_dump(exclude_unset=True), **overrides, **self.task_training.get(task, {})}
+        task_overrides = dict(self.task_training.get(task, {}))
+        narrowed = task_overrides.pop("methods", {}).get(method, {})
+        merged = {**self.training.model_dump(exclude_unset=True), **overrides, **task_overrides, **narrowed}
         return TrainingConfig.model_validate(merged)
 
 

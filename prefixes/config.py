@@ -74,9 +74,12 @@ class PrefixConfig(StrictModel):
         default=True,
         description="Train through an MLP (prefix tuning); False trains flat per-layer prefixes (P-tuning v2).",
     )
-    init: Literal["random", "zero", "text"] = Field(
-        default="random", description="'text' starts from the keys/values of real tokens of init_text."
+    init: Literal["random", "zero", "text", "vocab_sample"] = Field(
+        default="random",
+        description="'text': the keys/values of init_text's tokens; 'vocab_sample': those of tokens sampled "
+        "from the first vocab_sample_size ids (in-distribution, so a flat prefix starts harmless).",
     )
+    vocab_sample_size: int = Field(default=5000, ge=1, description="Sample ids below this for init='vocab_sample'.")
     init_text: str | None = Field(default=None, description="Text whose activations start the prefix.")
 
     @model_validator(mode="after")

@@ -76,19 +76,7 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Params:
-        problems = []
-        for name in self.task_names:
-            if name not in self.tasks:
-                problems.append(f"task_names: unknown task {name!r}; defined tasks are {sorted(self.tasks)}")
-        for name in self.baselines.tasks:
-            if name not in self.tasks:
-                problems.append(f"baselines.tasks: unknown task {name!r}; defined tasks are {sorted(self.tasks)}")
-        for name, task in self.tasks.items():
-            if task.model not in self.models:
-                problems.append(f"tasks.{name}.model: unknown model {task.model!r}; defined models are {sorted(self.models)}")
-        for name in self.task_training:
-            if name not in self.tasks:
-                problems.append(f"task_training.{name}: unknown task; defined tasks are {sorted(self.tasks)}")
+        problems = name_problems(self.model_dump())
         for method in [*self.prefix_methods, *self.prompt_methods]:
             settings = self.methods.get(method)
             wanted = "prompt" if method in PROMPT_METHODS else "prefix"
@@ -138,6 +126,29 @@ class Params(StrictModel):
         return TrainingConfig.model_validate(merged)
 
 
+def name_problems(data: dict) -> list[str]:
+    """Names that must refer to defined tasks and models. Works on raw, possibly invalid params
+    too, so these problems are reported together with field errors, not after they are fixed."""
+    def section(key):
+        value = data.get(key)
+        return value if isinstance(value, (dict, list)) else {}
+
+    tasks, models, baselines = section("tasks"), section("models"), section("baselines")
+    problems = []
+    for key, names in (("task_names", section("task_names")), ("baselines.tasks", baselines.get("tasks") or [])):
+        for name in names if isinstance(names, list) else []:
+            if name not in tasks:
+                problems.append(f"{key}: unknown task {name!r}; defined tasks are {sorted(tasks)}")
+    for name, task in tasks.items():
+        model = task.get("model") if isinstance(task, dict) else None
+        if model is not None and model not in models:
+            problems.append(f"tasks.{name}.model: unknown model {model!r}; defined models are {sorted(models)}")
+    for name in section("task_training"):
+        if name not in tasks:
+            problems.append(f"task_training.{name}: unknown task; defined tasks are {sorted(tasks)}")
+    return problems
+
+
 def _prompt_problems(method: str, fields: dict) -> list[str]:
     """Validate prompt fields now, with stand-in label words where the task will supply them."""
     trial = dict(fields)
@@ -164,4 +175,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return Params.model_validate(raw)
     except ValidationError as error:
         lines = [f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']} (got {e.get('input')!r:.80})" for e in error.errors()]
+        if isinstance(raw, dict):
+            lines += [f"  {problem}" for problem in name_problems(raw) if not any(problem in line for line in lines)]
         raise ParamsError(f"{path} has {len(lines)} problem(s):\n" + "\n".join(lines)) from None

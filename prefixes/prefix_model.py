@@ -44,9 +44,14 @@ class PrefixTuningModel(AdaptedModel):
 
     def _initialize(self, adapter: PrefixEncoder) -> None:
         activations = site_scale = None
-        if adapter.config.init == "text":
-            activations = self._text_activations(adapter.config.init_text, adapter.length)
-        elif not adapter.config.reparameterization:
+        config = adapter.config
+        if config.init == "text":
+            activations = self._text_activations(config.init_text, adapter.length)
+        elif config.init == "vocab_sample":
+            vocab = self.base_model.config.get_text_config().vocab_size
+            ids = torch.randint(0, min(config.vocab_sample_size, vocab), (1, adapter.length), device=self._device())
+            activations = self._token_activations(ids, adapter.length)
+        elif not config.reparameterization:
             site_scale = self._site_scale()
         adapter.initialize(activations, site_scale)
 
@@ -61,6 +66,10 @@ class PrefixTuningModel(AdaptedModel):
         ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self._device())
         if ids.shape[1] == 0:
             raise ValueError("init_text tokenizes to no tokens: give a non-empty text")
+        return self._token_activations(ids, length)
+
+    def _token_activations(self, ids: torch.Tensor, length: int) -> torch.Tensor:
+        """Every site's keys/values for the tokens ``ids`` (1, T), arranged as a prefix."""
         inputs = {"input_ids": ids}
         if self.base_model.config.is_encoder_decoder:
             inputs["decoder_input_ids"] = ids

@@ -67,7 +67,7 @@ class PrefixEncoder(nn.Module):
     def initialize(self, activations: torch.Tensor | None = None, site_scale: torch.Tensor | None = None) -> None:
         """Start from the configured init.
 
-        ``activations`` (P, sites, 2, kv, D): the text's keys/values, for init='text'.
+        ``activations`` (P, sites, 2, kv, D): real tokens' keys/values, for init='text' / 'vocab_sample'.
         ``site_scale`` (sites, 2): the std of the model's own keys and values per site. A flat
         random prefix is drawn at that scale: N(0, 1) values can be 25x the size of a layer's real
         values (SmolLM2's first layers) and swamp the residual stream before training starts.
@@ -79,7 +79,7 @@ class PrefixEncoder(nn.Module):
                 shaped.mul_(site_scale.to(shaped.dtype)[None, :, :, None])
             return  # otherwise the constructor's initialisation
         target = torch.zeros(self.length, self.layout.num_sites * self.layout.site_width)
-        if init == "text":
+        if init in ("text", "vocab_sample"):
             target = activations.reshape(self.length, -1)
         if not self.config.reparameterization:
             self.prefix.copy_(target)

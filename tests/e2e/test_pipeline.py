@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fresh_clone import GIT_IDENTITY, REPO, fresh_clone
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
@@ -32,21 +32,14 @@ def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A git repository holding the tracked files of this one, with the tiny params."""
-    root = tmp_path_factory.mktemp("project")
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, tracked.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
+    """A fresh clone of this repository with the tiny params, after `dvc repro`."""
+    root = fresh_clone(tmp_path_factory.mktemp("project"))
     shutil.copy(REPO / "tests" / "e2e" / "tiny_params.yaml", root / "params.yaml")
     for path in ("registry", "dvc.lock"):  # start from nothing, as a fresh project would
         target = root / path
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    _run(["git", "init", "-q"], root)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "add", "-A"], root)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "copy"], root)
+    _run(["git", *GIT_IDENTITY, "add", "-A"], root)
+    _run(["git", *GIT_IDENTITY, "commit", "-qm", "tiny params"], root)
     _run(["dvc", "repro"], root)
     return root
 

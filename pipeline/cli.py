@@ -6,25 +6,39 @@ Subcommands are imported when invoked, so `prefixes registry ...` starts without
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
 # command name -> (module, attribute)
 _COMMANDS = {
-    "prepare": ("pipeline.stages", "prepare"),
-    "train-prefix": ("pipeline.stages", "train_prefix"),
-    "train-prompt": ("pipeline.stages", "train_prompt"),
-    "train-baseline": ("pipeline.stages", "train_baseline"),
-    "evaluate": ("pipeline.stages", "evaluate"),
-    "check-params": ("pipeline.stages", "check_params"),
-    "compare": ("pipeline.compare_cli", "compare"),
-    "multi-task-bundle": ("pipeline.bundle_cli", "multi_task_bundle"),
+    "prepare": ("pipeline.prepare", "prepare"),
+    "train-prefix": ("pipeline.train", "train_prefix"),
+    "train-prompt": ("pipeline.train", "train_prompt"),
+    "train-baseline": ("pipeline.train", "train_baseline"),
+    "evaluate": ("pipeline.evaluate", "evaluate"),
+    "compare": ("pipeline.compare", "compare"),
+    "multi-task-bundle": ("pipeline.bundle", "multi_task_bundle"),
+    "check-params": ("pipeline.common", "check_params"),
     "registry": ("pipeline.registry_cli", "registry"),
     "predict": ("pipeline.predict_cli", "predict"),
 }
 
 
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        """Bad input (data, params, artifacts, files) ends in one line `Error: ...` and exit 1.
+
+        Every such error is a ValueError or OSError whose message names the field, value and fix;
+        anything else is a bug and keeps its traceback. PREFIXES_DEBUG=1 shows tracebacks always.
+        """
+        try:
+            return super().invoke(ctx)
+        except (ValueError, OSError) as error:
+            if os.environ.get("PREFIXES_DEBUG"):
+                raise
+            raise click.ClickException(f"{type(error).__name__}: {error}") from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 

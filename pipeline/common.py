@@ -1,10 +1,13 @@
-"""What every stage command shares: validated params, loaded before any work."""
+"""What every stage command shares: validated params, loaded before any work; JSON outputs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from prefixes.params import Params, ParamsError, load_params
+from pipeline.params import Params, ParamsError, load_params
 
 params_option = click.option(
     "--params", "params_path", default="params.yaml", show_default=True,
@@ -23,3 +26,17 @@ def load_or_exit(path: str) -> Params:
 def require_task(params: Params, task: str) -> None:
     if task not in params.tasks:
         raise click.ClickException(f"--task {task!r} is not defined in params.yaml; defined tasks: {sorted(params.tasks)}")
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@click.command("check-params")
+@params_option
+def check_params(params_path: str) -> None:
+    """Validate params.yaml and exit non-zero listing every problem."""
+    params = load_or_exit(params_path)
+    click.echo(f"{params_path}: ok ({len(params.task_names)} tasks)")

@@ -27,7 +27,7 @@ HEAD_TASK_TYPES: frozenset[str] = frozenset(
 class StrictModel(BaseModel):
     """Base for every config: unknown keys are errors and instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelConfig(StrictModel):
@@ -147,7 +147,7 @@ class TrainingConfig(StrictModel):
     max_grad_norm: float | None = Field(default=1.0, gt=0, description="Clip gradients to this norm; None = off.")
     mixed_precision: Literal["no", "fp16", "bf16"] = Field(default="no")
     gradient_checkpointing: bool = Field(default=False)
-    seed: int = Field(default=42)
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="Seeds every random generator (numpy takes 32 bits).")
     log_every: int = Field(default=10, ge=1, description="Optimizer steps between training-loss log lines.")
     eval_every: int | None = Field(default=None, ge=1, description="Optimizer steps between evaluations; None = each epoch.")
     metric_for_best: str = Field(default="eval_loss", description="Eval metric that selects the best checkpoint.")

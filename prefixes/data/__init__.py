@@ -1,36 +1,37 @@
-"""Data for prefix methods: raw examples from many sources, splits, and task tokenisation."""
+"""Data for prefix methods: raw examples from many sources, splits, and task tokenisation.
 
-from prefixes.data.formats import (
-    CausalGenerationFormat,
-    ClassificationFormat,
-    ExtractiveQAFormat,
-    Seq2SeqGenerationFormat,
-    TruncationReport,
-    collate,
-)
-from prefixes.data.sources import PACKAGED_SOURCES, DataError, Example, load_source
-from prefixes.data.splits import (
-    deduplicate,
-    fingerprint,
-    load_examples,
-    save_examples,
-    split_examples,
-)
+Names are imported on first use: sources and splits need no torch, the task formats do, so a
+torch-free caller (params validation) can read `prefixes.data.sources` without paying for it.
+"""
 
-__all__ = [
-    "PACKAGED_SOURCES",
-    "CausalGenerationFormat",
-    "ClassificationFormat",
-    "DataError",
-    "Example",
-    "ExtractiveQAFormat",
-    "Seq2SeqGenerationFormat",
-    "TruncationReport",
-    "collate",
-    "deduplicate",
-    "fingerprint",
-    "load_examples",
-    "load_source",
-    "save_examples",
-    "split_examples",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "CausalGenerationFormat": "prefixes.data.formats",
+    "ClassificationFormat": "prefixes.data.formats",
+    "ExtractiveQAFormat": "prefixes.data.formats",
+    "Seq2SeqGenerationFormat": "prefixes.data.formats",
+    "TruncationReport": "prefixes.data.formats",
+    "collate": "prefixes.data.formats",
+    "PACKAGED_SOURCES": "prefixes.data.sources",
+    "DataError": "prefixes.data.sources",
+    "Example": "prefixes.data.sources",
+    "load_source": "prefixes.data.sources",
+    "deduplicate": "prefixes.data.splits",
+    "fingerprint": "prefixes.data.splits",
+    "load_examples": "prefixes.data.splits",
+    "save_examples": "prefixes.data.splits",
+    "split_examples": "prefixes.data.splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'prefixes.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

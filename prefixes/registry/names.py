@@ -6,12 +6,8 @@ registry root nor leave a half-written directory behind.
 
 from __future__ import annotations
 
-import re
-
+from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.registry.errors import InvalidNameError
-
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-_NAME_RE = re.compile(NAME_PATTERN)
 
 # Method names in use by the library; any valid name is accepted so new methods need no change here.
 COMMON_METHODS = ("prefix", "prompt", "p_tuning_v2")
@@ -35,11 +31,6 @@ def validate_name(field: str, value: object) -> str:
             "and must not contain '..'"
         )
     return value
-
-
-def is_valid_name(value: str) -> bool:
-    """True for names `validate_name` accepts; used to skip hidden and temporary entries on disk."""
-    return bool(_NAME_RE.fullmatch(value)) and ".." not in value
 
 
 def validate_task(value: object) -> str:

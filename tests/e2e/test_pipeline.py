@@ -54,7 +54,8 @@ def test_repro_produces_every_output(project):
             assert (project / "artifacts" / task / method / "checkpoint" / "progress.json").exists()
     assert (project / "metrics" / "bbc_news" / "lora.json").exists()
     report = json.loads((project / "reports" / "compare.json").read_text())
-    assert {(row["task"], row["method"]) for row in report} >= {("bbc_news", "lora"), ("chitchat", "prompt")}
+    assert {"bbc_news/lora", "chitchat/prompt", "bbc_news/majority", "chitchat/untuned"} <= set(report)
+    assert all(isinstance(value, (int, float)) for row in report.values() for value in row.values())
     assert (project / "reports" / "compare.png").stat().st_size > 1000
     assert (project / "bundles" / "minilm-prefix" / "manifest.json").exists()
 
@@ -113,3 +114,15 @@ def test_forced_rerun_reproduces_the_same_metrics(project):
     # The rerun's wall time differs, so the compare report (which shows it) is rightly stale.
     _run(["dvc", "repro"], project)
     assert _run(["dvc", "status", "-q"], project).returncode == 0
+
+
+def test_compare_covers_exactly_the_runs_the_params_define(project, tmp_path):
+    narrowed = yaml.safe_load((project / "params.yaml").read_text())
+    narrowed["prefix_methods"] = ["prefix"]
+    narrowed["evaluated_methods"] = ["prefix", "prompt"]
+    narrowed["task_names"] = ["bbc_news"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(narrowed))
+    _run(["prefixes", "compare", "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "reports")], project)
+    report = json.loads((tmp_path / "reports" / "compare.json").read_text())
+    assert set(report) == {"bbc_news/prefix", "bbc_news/prompt", "bbc_news/lora", "bbc_news/majority"}
+    assert "p_tuning_v2" not in (tmp_path / "reports" / "compare.md").read_text()

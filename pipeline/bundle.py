@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option
+from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
 from prefixes.bundle import build_manifest, write_manifest
 from prefixes.registry import Registry
-
-MANIFEST_NAME = "manifest.json"
 
 
 @click.command("multi-task-bundle")
@@ -30,10 +29,10 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, met
         for model_key in params.models:
             members = []
             for task in params.task_names:
-                artifact = artifacts_dir / task / method / "best"
+                artifact = artifacts_dir / task / method / BEST_DIR
                 if params.tasks[task].model != model_key or not artifact.exists():
                     continue
-                data = json.loads((data_dir / task / "data.json").read_text())
+                data = json.loads((data_dir / task / PREPARED_SUMMARY).read_text())
                 members.append((task, method, artifact, data.get("label_names")))
                 if registry is not None:
                     metrics_path = metrics_dir / task / f"{method}.json"

@@ -1,0 +1,103 @@
+"""The compare stage: one table, a DVC-readable metrics object and a plot over the runs params define."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from pipeline.common import load_or_exit, params_option
+from pipeline.report import MAJORITY, UNTUNED, StaleRunError, at_or_below_reference, collect_rows, metrics_object
+
+REPORT_FILES = ("compare.md", "compare.json", "compare.png")
+
+
+@click.command("compare")
+@params_option
+@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def compare(params_path: str, metrics_dir: Path, artifacts_dir: Path, data_dir: Path, output_dir: Path) -> None:
+    """Measured metric, trainable parameters, artifact size, wall time and peak memory per run."""
+    params = load_or_exit(params_path)
+    try:
+        rows = collect_rows(params, metrics_dir, artifacts_dir, data_dir)
+    except StaleRunError as error:
+        raise click.ClickException(str(error)) from None
+    write_report(rows, output_dir)
+    click.echo(markdown_table(rows))
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
+
+
+def _references(rows: list[dict]) -> dict[str, dict]:
+    return {row["task"]: row for row in rows if row["method"] in (MAJORITY, UNTUNED)}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Runs and reference rows; a run no better than its reference is flagged."""
+    references = _references(rows)
+    lines = [
+        "| task | method | test metric | macro-F1 / BLEU | trainable params | % of base | artifact | train time | peak memory |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        metric = f"{row['metric']} {row['value']:.4g}"
+        if at_or_below_reference(row, references.get(row["task"])):
+            metric += f" (**at or below {references[row['task']]['method']}**)"
+        second = row.get("macro_f1") if row.get("macro_f1") is not None else row.get("bleu")
+        second_text = f"{second:.4g}" if second is not None else ""
+        if row["method"] in (MAJORITY, UNTUNED):
+            lines.append(f"| {row['task']} | *{row['method']}* | {metric} | {second_text} | 0 | 0% | | | |")
+            continue
+        lines.append(
+            f"| {row['task']} | {row['method']} | {metric} | {second_text} | {row['trainable_parameters']:,} | "
+            f"{row['trainable_percent']:.3f}% | {_size(row['artifact_bytes'])} | {row['wall_time_s']:.0f} s | "
+            f"{row['peak_memory_mb'] / 1024:.2f} GB |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Per task: the metric against trainable parameters, with the reference drawn as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on CI machines
+    import matplotlib.pyplot as plt
+
+    references = _references(rows)
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        runs = [r for r in rows if r["task"] == task and r["method"] not in (MAJORITY, UNTUNED)]
+        for row in runs:
+            axis.scatter(row["trainable_parameters"], row["value"], s=50)
+            axis.annotate(row["method"], (row["trainable_parameters"], row["value"]), fontsize=9,
+                          textcoords="offset points", xytext=(5, 4))
+        if task in references:
+            axis.axhline(references[task]["value"], color="grey", linestyle="--", linewidth=1,
+                         label=references[task]["method"])
+            axis.legend(loc="best", fontsize=9)
+        axis.set_xscale("log")
+        axis.set_title(task)
+        axis.set_xlabel("trainable parameters (log scale)")
+        axis.set_ylabel(runs[0]["metric"] if runs else "")
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(rows: list[dict], output_dir: Path) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "compare.json").write_text(json.dumps(metrics_object(rows), indent=2, sort_keys=True) + "\n")
+    (output_dir / "compare.md").write_text("# Measured comparison\n\n" + markdown_table(rows))
+    plot(rows, output_dir / "compare.png")

@@ -1,0 +1,96 @@
+"""The evaluate stage: test-split metrics of a trained artifact (and of the untuned base model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from pipeline.common import load_or_exit, params_option, require_task, write_json
+from pipeline.params import Params
+from pipeline.prepared import read_prepared
+from pipeline.tasks import encode_splits, model_config, task_format
+from prefixes import metrics
+from prefixes.base_models import load_base_model
+from prefixes.data.formats import CausalGenerationFormat, collate
+from prefixes.evaluate import evaluate_model
+from prefixes.model import load_adapter
+
+GENERATION_FORMATS = ("causal_generation", "seq2seq_generation")
+
+
+@click.command("evaluate")
+@params_option
+@click.option("--task", required=True)
+@click.option("--artifact", "artifact_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "metrics_path", required=True, type=click.Path(dir_okay=False))
+def evaluate(params_path: str, task: str, artifact_dir: str, data_dir: str, metrics_path: str) -> None:
+    """Test-split metrics of a trained artifact."""
+    params = load_or_exit(params_path)
+    require_task(params, task)
+    results = evaluate_run(params, task, artifact_dir, data_dir)
+    write_json(metrics_path, results)
+    click.echo(json.dumps({k: v for k, v in results.items() if isinstance(v, (int, float))}))
+
+
+def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_dir: str | Path) -> dict:
+    """Test-split metrics of a trained artifact (and, for generation, of the untuned base model)."""
+    task = params.tasks[task_name]
+    summary, splits = read_prepared(data_dir)
+    label_names = summary.get("label_names")
+    model = load_adapter(artifact_dir).eval()
+    encoded, _ = encode_splits(task, model, label_names, {"test": splits["test"]})
+    batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
+    results = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
+    results["data_fingerprint"] = summary["fingerprint"]
+    if task.format in GENERATION_FORMATS:
+        base, _ = load_base_model(model_config(task, params.models[task.model], None))
+        untuned = split_metrics(base.eval(), encoded["test"], None, model.task_type, **batching)
+        results["base_perplexity"] = untuned["perplexity"]
+        results.update(_generation_scores(params, task, model, splits["test"][: params.evaluate.generation_examples]))
+    return results
+
+
+def split_metrics(model, features: list[dict], label_names: list[str] | None, task_type: str, *, pad_id: int,
+                 batch_size: int) -> dict:
+    """Metrics of ``model`` over every feature of a split (names without the ``eval_`` prefix).
+
+    The loader goes through accelerate: ``gather_for_metrics`` trims the last batch by the state of
+    the loader accelerate prepared last, which in a training process is the training loader.
+    """
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    loader = accelerator.prepare_data_loader(
+        DataLoader(features, batch_size=batch_size, collate_fn=lambda rows: collate(rows, pad_token_id=pad_id))
+    )
+    num_labels = len(label_names) if label_names else None
+    results = evaluate_model(model, loader, accelerator, task_type, num_labels)
+    return {key.removeprefix("eval_"): value for key, value in results.items()}
+
+
+@torch.no_grad()
+def _generation_scores(params: Params, task, model, examples) -> dict:
+    """BLEU and ROUGE-L of greedy generations against the references."""
+    fmt = task_format(task, model.tokenizer, None)
+    prompts = fmt.encode_prompts(examples)
+    tokenizer = model.tokenizer
+    predictions = []
+    for row in prompts:  # one at a time: no padding, so decoder-only prompts stay exact
+        ids = torch.tensor([row["input_ids"]])
+        output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                max_new_tokens=params.evaluate.max_new_tokens,
+                                do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        new_tokens = output[0, ids.shape[1]:] if isinstance(fmt, CausalGenerationFormat) else output[0]
+        predictions.append(tokenizer.decode(new_tokens, skip_special_tokens=True).strip())
+    references = [example.target for example in examples]
+    return {
+        "bleu": metrics.bleu(predictions, references),
+        "rouge_l": metrics.rouge_l(predictions, references),
+        "generated_examples": len(predictions),
+        "sample_predictions": [{"source": e.text, "reference": e.target, "prediction": p}
+                               for e, p in list(zip(examples, predictions))[:3]],
+    }

@@ -1,0 +1,68 @@
+"""From a task's params to library objects: its wrapped model, its tokenising format, its features."""
+
+from __future__ import annotations
+
+from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
+from prefixes.config import ModelConfig, PrefixConfig, PromptConfig
+from prefixes.data.formats import (
+    CausalGenerationFormat,
+    ClassificationFormat,
+    ExtractiveQAFormat,
+    Seq2SeqGenerationFormat,
+)
+from prefixes.model import AdaptedModel
+from prefixes.prefix_model import PrefixTuningModel
+from prefixes.prompt_model import PromptTuningModel
+
+
+def model_config(task: TaskConfig, model_name_or_path: str, label_names: list[str] | None) -> ModelConfig:
+    """The base model with the head the task's format needs."""
+    return ModelConfig(
+        model_name_or_path=model_name_or_path,
+        task_type=TASK_TYPE_BY_FORMAT[task.format],
+        num_labels=len(label_names) if task.format == "classification" and label_names else None,
+    )
+
+
+def build_model(task: TaskConfig, model_name_or_path: str, method_config: PrefixConfig | PromptConfig,
+                label_names: list[str] | None) -> AdaptedModel:
+    """Load the task's base model with the right head and wrap it for the method."""
+    config = model_config(task, model_name_or_path, label_names)
+    if isinstance(method_config, PromptConfig):
+        return PromptTuningModel.from_config(config, method_config)
+    return PrefixTuningModel.from_config(config, method_config)
+
+
+def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):
+    """The tokenising format of a task."""
+    if task.format == "classification":
+        return ClassificationFormat(tokenizer, label_names, task.max_length)
+    if task.format == "extractive_qa":
+        return ExtractiveQAFormat(tokenizer, task.max_length)
+    generation = CausalGenerationFormat if task.format == "causal_generation" else Seq2SeqGenerationFormat
+    kwargs = {"max_target_length": task.max_target_length}
+    if task.template is not None:
+        kwargs["template"] = task.template
+    return generation(tokenizer, task.max_length, **kwargs)
+
+
+def _virtual_tokens(model) -> int:
+    adapters = getattr(model, "adapters", {})
+    return max((adapter.length for adapter in adapters.values()), default=0)
+
+
+def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[dict, dict]:
+    """Tokenise the splits; absolute-position encoders lose room to the virtual tokens."""
+    fmt = task_format(task, model.tokenizer, label_names)
+    limit = getattr(model.base_model.config, "max_position_embeddings", None)
+    reserved = _virtual_tokens(model)
+    if limit is not None and task.max_length + reserved > limit:
+        raise ValueError(
+            f"max_length {task.max_length} + {reserved} virtual tokens exceeds the model's "
+            f"{limit} positions: lower tasks.*.max_length to at most {limit - reserved}"
+        )
+    encoded, reports = {}, {}
+    for name, examples in splits.items():
+        encoded[name], report = fmt.encode(examples)
+        reports[name] = {"examples": report.total, "truncated": report.truncated, "max_length": report.max_length}
+    return encoded, reports

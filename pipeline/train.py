@@ -1,0 +1,102 @@
+"""The train stages: `train-prefix`, `train-prompt` and `train-baseline` for one (task, method).
+
+Each writes the run's folder: the best artifact, the resumable checkpoint, the training logs and a
+summary (see pipeline.layout). Baselines are tested here, on the model in memory, since they are
+not prefix artifacts the evaluate stage can load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+
+from pipeline.common import load_or_exit, params_option, require_task, write_json
+from pipeline.evaluate import split_metrics
+from pipeline.layout import BEST_DIR, TRAIN_SUMMARY
+from pipeline.params import PREFIX_METHODS, PROMPT_METHODS, Params
+from pipeline.prepared import read_prepared
+from pipeline.tasks import build_model, encode_splits, model_config
+from prefixes.baselines import BaselineModel
+from prefixes.train import PrefixTrainer, PromptTrainer, Trainer
+
+
+def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_test_metrics: bool = False):
+    @click.command(name, help=help_text)
+    @params_option
+    @click.option("--task", required=True)
+    @click.option("--method", required=True, type=click.Choice(methods))
+    @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
+    @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False))
+    @click.option("--metrics", "metrics_path", required=with_test_metrics, type=click.Path(dir_okay=False),
+                  help="Test metrics JSON (baselines are tested in the training process).")
+    def command(params_path: str, task: str, method: str, data_dir: str, output_dir: str, metrics_path: str | None) -> None:
+        params = load_or_exit(params_path)
+        require_task(params, task)
+        summary = train_run(params, task, method, data_dir, output_dir, test_metrics_path=metrics_path)
+        click.echo(json.dumps({k: summary[k] for k in ("task", "method", "global_step", "best_eval", "wall_time_s")}))
+
+    return command
+
+
+train_prefix = _train_command("train-prefix", PREFIX_METHODS, "Train a prefix (prefix tuning or P-tuning v2) for a task.")
+train_prompt = _train_command("train-prompt", PROMPT_METHODS, "Train a soft prompt for a task.")
+train_baseline = _train_command("train-baseline", ("full_finetune", "lora"),
+                                "Train and test a reference point (full fine-tuning or LoRA) through the same loop.",
+                                with_test_metrics=True)
+
+
+def _build(params: Params, task_name: str, method: str, label_names: list[str] | None):
+    """The model to train and the trainer class for it."""
+    task = params.tasks[task_name]
+    model_path = params.models[task.model]
+    if method in ("full_finetune", "lora"):
+        model = BaselineModel(model_config(task, model_path, label_names), method,
+                              lora_r=params.baselines.lora_r, lora_alpha=params.baselines.lora_alpha)
+        return model, Trainer, False
+    model = build_model(task, model_path, params.method_config(method, label_names), label_names)
+    return model, (PromptTrainer if method in PROMPT_METHODS else PrefixTrainer), True
+
+
+def train_run(params: Params, task_name: str, method: str, data_dir: str | Path, output_dir: str | Path,
+              test_metrics_path: str | Path | None = None) -> dict:
+    """Train one task with one method (or baseline); write the artifact, logs and a summary."""
+    task = params.tasks[task_name]
+    output_dir = Path(output_dir)
+    summary, splits = read_prepared(data_dir)
+    label_names = summary.get("label_names")
+    torch.manual_seed(params.seed)  # adapter initialisation is part of the run's determinism
+    model, trainer_class, final_checkpoint = _build(params, task_name, method, label_names)
+    encoded, truncation = encode_splits(task, model, label_names, splits)
+    config = params.training_config(task_name, method).model_copy(update={"seed": params.seed})
+    trainer = trainer_class(model, config, output_dir=output_dir, final_checkpoint=final_checkpoint)
+    result = trainer.train(encoded["train"], encoded["eval"])
+    run_summary = {
+        "task": task_name,
+        "method": method,
+        "seed": params.seed,
+        "data_fingerprint": summary["fingerprint"],
+        "global_step": result.global_step,
+        "train_loss": result.train_loss,
+        "best_step": result.best_step,
+        "best_eval": result.best_metrics,
+        "wall_time_s": round(result.wall_time_s, 2),
+        "peak_memory_mb": round(result.peak_memory_mb, 1),
+        "trainable_parameters": model.num_trainable_parameters(),
+        "base_parameters": model.num_base_parameters(),
+        "artifact_bytes": _directory_bytes(output_dir / BEST_DIR),
+        "truncation": truncation,
+    }
+    write_json(output_dir / TRAIN_SUMMARY, run_summary)
+    if test_metrics_path is not None:
+        test = split_metrics(model, encoded["test"], label_names, model.task_type,
+                            pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
+        test["data_fingerprint"] = summary["fingerprint"]
+        write_json(test_metrics_path, test)
+    return run_summary
+
+
+def _directory_bytes(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())

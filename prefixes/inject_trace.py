@@ -141,10 +141,22 @@ def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, Sites]:
 
 
 def _check_cache_windows(model: PreTrainedModel, mechanism: Mechanism, calls: list[Call]) -> None:
-    """A cache-carried prefix would slide out of a window, breaking the rule that it conditions every position."""
-    windows = sorted({call.window for call in calls if call.window is not None})
-    if mechanism == "cache" and windows:
+    """A cache-carried prefix would slide out of a window, breaking the rule that it conditions every position.
+
+    Windows show on the cache layers the model filled, or, for models that window attention inside
+    their own modules (GPT-Neo's local layers), only in the config.
+    """
+    if mechanism != "cache":
+        return
+    config = model.config.get_text_config()
+    declared = [getattr(config, name, None) for name in _WINDOW_SETTINGS]
+    windows = sorted({call.window for call in calls if call.window is not None} | {w for w in declared if isinstance(w, int)})
+    if windows:
         raise TypeError(
-            f"{type(model).__name__} has sliding-window layers (sliding_window={windows[0]}) and its attention is "
-            "reachable only through the KV cache, where the prefix would fall out of the window; unsupported"
+            f"{type(model).__name__} has windowed attention (window {windows[0]}) and its attention is reachable only "
+            "through the KV cache, where the prefix would fall out of the window; use prompt tuning instead"
         )
+
+
+# Config settings that bound how far back a layer attends.
+_WINDOW_SETTINGS = ("sliding_window", "window_size", "attention_chunk_size")

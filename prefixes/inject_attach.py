@@ -19,7 +19,7 @@ import torch
 from transformers import PreTrainedModel
 
 from prefixes.inject import PrefixState, expand_batch
-from prefixes.inject_cache import enter_cache
+from prefixes.inject_cache import enter_cache, leave_cache
 
 
 @contextlib.contextmanager
@@ -51,6 +51,8 @@ def prefixes_attached(
     if model.config.is_encoder_decoder:
         modules.append(model.get_encoder())
     handles = [module.register_forward_pre_hook(attach, with_kwargs=True) for module in modules]
+    if state is not None and mechanism == "cache":
+        handles.append(model.register_forward_hook(lambda _m, _a, kwargs, out: leave_cache(kwargs, out), with_kwargs=True))
     try:
         yield
     finally:

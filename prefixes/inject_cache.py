@@ -69,3 +69,13 @@ def _prefill(cache, state: PrefixState, batch: int, dtype: torch.dtype) -> None:
         values = expand_batch(state.values[site], batch).to(dtype)
         cache.update(keys, values, site)
     _PREFILLED.add(cache)
+
+
+def leave_cache(kwargs: dict, output):
+    """A call made with use_cache=False returns no cache: ours only carried the prefix, and generation
+    would feed it back into the next step, prefix and tokens included, as if it were a real past."""
+    if kwargs.get("use_cache") is False and isinstance(output, dict):
+        for name in ("cache", "past_key_values"):
+            if output.get(name) is not None:
+                output[name] = None
+    return output

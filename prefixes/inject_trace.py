@@ -153,8 +153,8 @@ def _check_cache_windows(model: PreTrainedModel, mechanism: Mechanism, calls: li
     windows = sorted({call.window for call in calls if call.window is not None} | {w for w in declared if isinstance(w, int)})
     if windows:
         raise TypeError(
-            f"{type(model).__name__} has windowed attention (window {windows[0]}) and its attention is reachable only "
-            "through the KV cache, where the prefix would fall out of the window; use prompt tuning instead"
+            f"{type(model).__name__} windows its attention (window {windows[0]}), which prefixes reach only through "
+            "the KV cache, where the prefix would slide out of view; use prompt tuning"
         )
 
 

@@ -37,6 +37,13 @@ transformers {transformers} with PEFT {peft}; do not edit by hand (`PREFIXES_REG
   implementation, or, for models whose layers do not pass keyword arguments to their attention, a
   prefilled KV cache.
 
+Sliding-window (and chunked) attention: the prefix conditions every position, as in the prefix-tuning
+and P-tuning v2 papers. Windows apply to real tokens only; the prefix is never slid out. PEFT keeps
+the prefix in the KV cache at the oldest positions, so there it leaves a query's window once prefix
++ sequence exceeds `sliding_window`; `export_peft` therefore refuses such models unless
+`max_length` (the longest sequence the adapter will see) keeps prefix + sequence within the window.
+Models reached only through the KV cache cannot keep the prefix in view and are refused when windowed.
+
 | family | model_type | prefix | P-tuning v2 | prompt | PEFT export | reached through |
 |---|---|---|---|---|---|---|
 """

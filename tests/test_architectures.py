@@ -144,3 +144,70 @@ def test_mixed_batch_equals_each_example_alone(family):
             length = int(mask[row].sum())
             got, want = mixed[row, -ids.shape[1]:][:length], alone[0, -ids.shape[1]:][:length]
             assert torch.allclose(got, want, atol=TOLERANCE), (row, (got - want).abs().max())
+
+
+class _WindowedPrefixReference:
+    """Eager attention written out: the prefix visible to every query, real tokens causal within the window."""
+
+    def __init__(self, prefix: torch.Tensor, padding: torch.Tensor):
+        self.prefix, self.padding = prefix, padding  # (P, sites, 2, kv, D), (B, S)
+        self.calls, self.windows = 0, []
+
+    def __call__(self, module, query, key, value, attention_mask, scaling=None, sliding_window=None, softcap=None, **kwargs):
+        site, self.calls = self.calls, self.calls + 1
+        self.windows.append(sliding_window)
+        batch, heads, length, _ = query.shape
+        prefix_len = self.prefix.shape[0]
+        prefix_kv = [self.prefix[:, site, i].permute(1, 0, 2)[None].expand(batch, -1, -1, -1) for i in (0, 1)]
+        key, value = (torch.cat([p, t], dim=2).repeat_interleave(heads // t.shape[1], dim=1) for p, t in zip(prefix_kv, (key, value)))
+        scores = query @ key.transpose(2, 3) * scaling
+        if softcap is not None:
+            scores = torch.tanh(scores / softcap) * softcap
+        q, k = torch.arange(length)[:, None], torch.arange(length)[None]
+        allowed = (k <= q) & self.padding.bool()[:, None, None, :]
+        if sliding_window is not None:
+            allowed = allowed & (q - k < sliding_window)
+        allowed = torch.cat([torch.ones(batch, 1, length, prefix_len, dtype=torch.bool), allowed.expand(batch, 1, length, length)], dim=-1)
+        probs = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+        return (probs @ value).transpose(1, 2).contiguous(), None
+
+
+@pytest.mark.parametrize("family", ["Mistral", "Gemma 2"])
+def test_sliding_window_rule_prefix_conditions_every_position(family):
+    """Window 4, prefix 3, 7 tokens: later tokens' windows exclude early tokens but never the prefix."""
+    base = family_model(family, sliding_window=4)
+    reference = copy.deepcopy(base)
+    model = MAKERS["prefix_mlp"](base).eval()
+    _trained_like(model)
+    ids, mask = right_padded_batch()
+    attention = _WindowedPrefixReference(model.adapters["default"].folded(), mask)
+    AttentionInterface.register("windowed_prefix_reference", attention)
+    AttentionMaskInterface.register("windowed_prefix_reference", eager_mask)
+    reference.set_attn_implementation("windowed_prefix_reference")
+    positions = 5 + torch.arange(ids.shape[1])[None].expand_as(ids)
+    with torch.no_grad():
+        expected = reference(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        actual = model(input_ids=ids, attention_mask=mask).logits
+    difference = _real_token_diff(actual, expected, mask)
+    print(f"{family} window 4 max|diff|={difference:.2e}")
+    assert 4 in attention.windows and model.sites.windows == tuple(attention.windows)
+    assert difference < TOLERANCE
+
+
+def test_export_refuses_a_prefix_that_peft_would_slide_out_of_the_window(tmp_path):
+    base = family_model("Mistral", sliding_window=12)
+    model = MAKERS["p_tuning_v2"](copy.deepcopy(base)).eval()  # prefix length 5
+    _trained_like(model)
+    ids, mask = right_padded_batch()  # 7 tokens: 5 + 7 = 12 fits the window
+    for max_length in (None, 8):
+        with pytest.raises(ValueError, match=r"sliding_window=12\).*max_length=N with N <= 7"):
+            model.export_peft(tmp_path / "refused", max_length=max_length)
+    model.export_peft(tmp_path, max_length=7)
+    peft_model = PeftModel.from_pretrained(base, tmp_path).eval()
+    with torch.no_grad():
+        assert _real_token_diff(model(input_ids=ids, attention_mask=mask).logits,
+                                peft_model(input_ids=ids, attention_mask=mask).logits, mask) < TOLERANCE
+        # One token more and PEFT's prefix leaves the last query's window: the two now differ.
+        longer = torch.cat([ids, ids[:, :1]], dim=1)
+        ours, theirs = model(input_ids=longer).logits, peft_model(input_ids=longer).logits
+    assert (ours[:, -1] - theirs[:, -1]).abs().max() > 1e-3

@@ -231,11 +231,11 @@ class AdaptedModel(nn.Module):
         )
         return write_artifact(directory, config, tensors)
 
-    def export_peft(self, directory: str | os.PathLike, adapter: str | None = None) -> Path:
+    def export_peft(self, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None) -> Path:
         """Write the adapter in PEFT's format (causal LMs); see prefixes.peft_export."""
         from prefixes.peft_export import export_peft
 
-        return export_peft(self, directory, adapter)
+        return export_peft(self, directory, adapter, max_length=max_length)
 
     def _method_name(self, adapter: nn.Module) -> str:
         return self.method

@@ -4,6 +4,12 @@ PEFT represents a prefix as one (P, layers * 2 * kv_heads * head_dim) tensor inj
 KV cache of a decoder-only model, and a prompt as (P, hidden). Our folded prefix, flattened per
 virtual token, has exactly PEFT's [layer][key|value][head][dim] order. Whatever PEFT cannot express
 (seq2seq encoder and cross-attention prefixes, trained task heads) is refused, not approximated.
+
+Sliding-window layers are where the two differ silently: our prefix conditions every position,
+while PEFT's, cached at the oldest positions, leaves the window of a query once prefix + sequence
+exceeds ``sliding_window`` tokens. A prefix is exported for such a model only when the caller
+states, with ``max_length``, that its sequences (prompt plus generated tokens) stay short enough
+for PEFT to compute the same thing.
 """
 
 from __future__ import annotations
@@ -20,8 +26,13 @@ PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
 
 
-def export_peft(model: AdaptedModel, directory: str | os.PathLike, adapter: str | None = None) -> Path:
-    """Write the active (or named) adapter so that ``peft.PeftModel.from_pretrained(base, directory)`` loads it."""
+def export_peft(
+    model: AdaptedModel, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None
+) -> Path:
+    """Write the active (or named) adapter so that ``peft.PeftModel.from_pretrained(base, directory)`` loads it.
+
+    ``max_length``: the longest sequence the exported prefix will see; needed for sliding-window models.
+    """
     if model.task_type != "text_generation":
         raise ValueError(
             f"PEFT export supports causal language models (task_type 'text_generation'); this model is "
@@ -50,6 +61,7 @@ def export_peft(model: AdaptedModel, directory: str | os.PathLike, adapter: str 
         }
     else:
         layout = model.layout
+        _check_windows(model, module.length, max_length)
         if layout.num_sites != text_config.num_hidden_layers:
             raise ValueError(
                 f"PEFT expects one prefix per decoder layer ({text_config.num_hidden_layers}); this model has "
@@ -71,3 +83,20 @@ def export_peft(model: AdaptedModel, directory: str | os.PathLike, adapter: str 
     save_file({"prompt_embeddings": tensor.contiguous().cpu()}, str(directory / PEFT_WEIGHTS_NAME))
     (directory / PEFT_CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return directory
+
+
+def _check_windows(model: AdaptedModel, prefix_length: int, max_length: int | None) -> None:
+    """Refuse a prefix export that PEFT would run differently: a window the prefix could slide out of."""
+    windows = [window for window in model.sites.windows if window is not None]
+    if not windows:
+        return
+    window = min(windows)
+    if max_length is not None and prefix_length + max_length <= window:
+        return
+    name = type(model.base_model).__name__
+    raise ValueError(
+        f"{name} has sliding-window attention (sliding_window={window}): in PEFT the {prefix_length}-token prefix "
+        f"falls out of the window once prefix + sequence exceeds {window} tokens, while here it stays visible to "
+        f"every position. Pass max_length=N with N <= {window - prefix_length} if your sequences (prompt plus "
+        "generated tokens) never exceed it, or keep the adapter in this library's format (save_pretrained)"
+    )

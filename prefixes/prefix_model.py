@@ -8,14 +8,9 @@ import torch
 
 from prefixes.artifact import ArtifactConfig
 from prefixes.config import PrefixConfig
-from prefixes.inject import (
-    build_state,
-    probe_inputs,
-    discover_layout,
-    prefixes_attached,
-    record_attention,
-    use_prefix_attention,
-)
+from prefixes.inject import build_state
+from prefixes.inject_attach import prefixes_attached
+from prefixes.inject_trace import discover_layout, probe_inputs, record_attention
 from prefixes.methods.prefix import TRAINING_DEFAULTS, PrefixEncoder, interpolate, prefix_from_folded, text_activations
 from prefixes.model import AdaptedModel
 
@@ -32,8 +27,7 @@ class PrefixTuningModel(AdaptedModel):
     methods: ClassVar[frozenset[str]] = frozenset({"prefix", "p_tuning_v2"})
 
     def _setup_method(self) -> None:
-        use_prefix_attention(self.base_model)
-        self.layout, self.site_index = discover_layout(self.base_model)
+        self.layout, self.sites = discover_layout(self.base_model)
 
     @classmethod
     def _config_class(cls):
@@ -57,8 +51,9 @@ class PrefixTuningModel(AdaptedModel):
 
     def _site_scale(self) -> torch.Tensor:
         """Std of the model's own keys and values at each site (sites, 2), on a fixed probe text."""
-        calls = record_attention(self.base_model, probe_inputs(self.base_model, source_len=32, target_len=8))
-        return torch.tensor([[key.std().item(), value.std().item()] for _, key, value, _ in calls])
+        inputs = probe_inputs(self.base_model, source_len=32, target_len=8)
+        calls = record_attention(self.base_model, inputs, self.sites.mechanism)
+        return torch.tensor([[call.key.std().item(), call.value.std().item()] for call in calls])
 
     def _text_activations(self, text: str, length: int) -> torch.Tensor:
         if self.tokenizer is None:
@@ -73,9 +68,9 @@ class PrefixTuningModel(AdaptedModel):
         inputs = {"input_ids": ids}
         if self.base_model.config.is_encoder_decoder:
             inputs["decoder_input_ids"] = ids
-        calls = record_attention(self.base_model, inputs)
+        calls = record_attention(self.base_model, inputs, self.sites.mechanism)
         # Cross-attention keys come from the encoder side; every site gets the text's own tokens.
-        per_site = [(key, value) for _, key, value, _ in calls]
+        per_site = [(call.key, call.value) for call in calls]
         return text_activations(per_site, length)
 
     def training_defaults(self) -> dict:
@@ -102,7 +97,7 @@ class PrefixTuningModel(AdaptedModel):
     def _state(self, task_ids: torch.Tensor | None):
         adapters, example_index = self._example_adapters(task_ids)
         prefixes = [adapter() for adapter in adapters]  # each task's prefix computed once per forward
-        state = build_state(self.layout, self.site_index, prefixes, example_index)
+        state = build_state(self.layout, self.sites.index, prefixes, example_index)
         lengths = torch.tensor([p.shape[0] for p in prefixes], device=self._device())
         offsets = lengths if example_index is None else lengths[example_index]
         return state, offsets
@@ -110,15 +105,18 @@ class PrefixTuningModel(AdaptedModel):
     def forward(self, task_ids: torch.Tensor | None = None, **batch):
         """Run the base model with prefixes; ``batch`` is what the transformers model takes."""
         state, offsets = self._state(task_ids)
-        with prefixes_attached(self.base_model, state, offsets):
+        with self._attached(state, offsets):
             return self.base_model(**batch)
 
     @torch.no_grad()
     def generate(self, task_ids: torch.Tensor | None = None, **kwargs):
         """``transformers`` generation (greedy, sampling, beam search) with the KV cache."""
         state, offsets = self._state(task_ids)
-        with prefixes_attached(self.base_model, state, offsets):
+        with self._attached(state, offsets):
             return self.base_model.generate(**kwargs)
+
+    def _attached(self, state, offsets):
+        return prefixes_attached(self.base_model, state, offsets, self.sites.mechanism, self.sites.cache_class)
 
     # ----- combining ------------------------------------------------------------------------
     def add_interpolated(self, name: str, first: str, second: str, alpha: float) -> PrefixEncoder:

@@ -9,7 +9,7 @@ from torch import nn
 
 from prefixes.artifact import ArtifactConfig
 from prefixes.config import PromptConfig
-from prefixes.inject import prefixes_attached
+from prefixes.inject_attach import prefixes_attached
 from prefixes.methods.prompt import TRAINING_DEFAULTS, SoftPrompt
 from prefixes.model import AdaptedModel
 

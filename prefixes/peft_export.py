@@ -2,7 +2,8 @@
 
 PEFT represents a prefix as one (P, layers * 2 * kv_heads * head_dim) tensor injected through the
 KV cache of a decoder-only model, and a prompt as (P, hidden). Our folded prefix, flattened per
-virtual token, has exactly PEFT's [layer][key|value][head][dim] order. Whatever PEFT cannot express
+virtual token, has exactly PEFT's [layer][key|value][head][dim] order. Each method says what its
+adapter is in PEFT's terms (``AdapterMethod.peft_adapter``); whatever PEFT cannot express
 (seq2seq encoder and cross-attention prefixes, trained task heads) is refused, not approximated.
 """
 
@@ -14,14 +15,13 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-from prefixes.model import AdaptedModel
-
 PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
 
 
-def export_peft(model: AdaptedModel, directory: str | os.PathLike, adapter: str | None = None) -> Path:
-    """Write the active (or named) adapter so that ``peft.PeftModel.from_pretrained(base, directory)`` loads it."""
+def export_peft(model, directory: str | os.PathLike, adapter: str | None = None) -> Path:
+    """Write the active (or named) adapter of an ``AdaptedModel`` so that
+    ``peft.PeftModel.from_pretrained(base, directory)`` loads it."""
     if model.task_type != "text_generation":
         raise ValueError(
             f"PEFT export supports causal language models (task_type 'text_generation'); this model is "
@@ -29,43 +29,17 @@ def export_peft(model: AdaptedModel, directory: str | os.PathLike, adapter: str 
             "Use save_pretrained instead"
         )
     module = model.adapters[adapter or model.active_adapter]
-    text_config = model.base_model.config.get_text_config()
-    common = {
+    fields, tensor = model.adapter_method.peft_adapter(module)
+    config = {
         "base_model_name_or_path": model.model_name_or_path,
         "inference_mode": True,
-        "num_layers": text_config.num_hidden_layers,
+        "num_layers": model.base_model.config.get_text_config().num_hidden_layers,
         "num_transformer_submodules": 1,
         "num_virtual_tokens": module.length,
         "revision": model.revision,
         "task_type": "CAUSAL_LM",
+        **fields,
     }
-    if model.method == "prompt":
-        tensor = module().detach()
-        config = {
-            **common,
-            "peft_type": "PROMPT_TUNING",
-            "prompt_tuning_init": "RANDOM",  # the trained weights are loaded over it
-            "token_dim": tensor.shape[1],
-            "num_attention_heads": text_config.num_attention_heads,
-        }
-    else:
-        layout = model.layout
-        if layout.num_sites != text_config.num_hidden_layers:
-            raise ValueError(
-                f"PEFT expects one prefix per decoder layer ({text_config.num_hidden_layers}); this model has "
-                f"{layout.num_sites} attention sites and cannot be exported"
-            )
-        folded = module.folded()
-        tensor = folded.reshape(folded.shape[0], -1)
-        # PEFT sizes its view from these two fields; kv heads x head_dim keeps GQA models exact.
-        config = {
-            **common,
-            "peft_type": "PREFIX_TUNING",
-            "prefix_projection": False,
-            "encoder_hidden_size": text_config.hidden_size,
-            "num_attention_heads": layout.num_kv_heads,
-            "token_dim": layout.num_kv_heads * layout.head_dim,
-        }
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_file({"prompt_embeddings": tensor.contiguous().cpu()}, str(directory / PEFT_WEIGHTS_NAME))

@@ -98,8 +98,3 @@ def test_prompt_trainer_lowers_causal_lm_loss():
     assert losses[-1] < losses[0] - 0.05
     assert result.best_metrics["eval_perplexity"] == pytest.approx(2.718281828 ** result.best_metrics["eval_loss"])
 
-
-def test_trainer_refuses_the_other_method():
-    model = PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=2))
-    with pytest.raises(TypeError, match="PrefixTrainer trains a PrefixTuningModel"):
-        PrefixTrainer(model, TrainingConfig())

@@ -8,7 +8,8 @@ from prefixes.data.formats import (
     TruncationReport,
     collate,
 )
-from prefixes.data.sources import PACKAGED_SOURCES, DataError, Example, load_source
+from prefixes.data.example import DataError, Example
+from prefixes.data.sources import PACKAGED_SOURCES, load_source
 from prefixes.data.splits import (
     deduplicate,
     fingerprint,

@@ -25,9 +25,10 @@ from pydantic_core import PydanticSerializationError
 
 from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
 from prefixes.registry.aliases import move_alias, read_aliases
-from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash, hash_file
-from prefixes.registry.artifact import read_artifact
-from prefixes.registry.atomic import TEMP_PREFIX, exclusive_lock, fsync_dir, write_atomic
+from prefixes.io import TEMP_PREFIX, fsync_dir, sha256_file, write_atomic
+from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash
+from prefixes.registry.artifact import publishable_files
+from prefixes.registry.atomic import exclusive_lock
 from prefixes.registry.entry import Entry
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError
 from prefixes.registry.errors import SchemaVersionError
@@ -36,10 +37,11 @@ from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetad
 from prefixes.registry.metadata import read_metadata
 from prefixes.registry.names import LATEST, format_version, is_valid_name, parse_version
 from prefixes.registry.names import validate_alias, validate_name, validate_task
-from prefixes.registry.provenance import dvc_info, git_info, library_versions
+from prefixes.registry.provenance import dvc_info, git_info
 from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs
 from prefixes.registry.staging import staging_dir
 from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
+from prefixes.versions import library_versions
 
 LAYOUT_FILE = "registry.json"
 LAYOUT_VERSION = 1
@@ -114,7 +116,7 @@ class Registry:
         Everything that can be wrong with the inputs is checked before the first write.
         """
         namespace = self._namespace(task, method)
-        config, files = read_artifact(Path(artifact_dir))
+        config, files = publishable_files(Path(artifact_dir))
         records = [_record(path) for path in files]
         try:
             draft = EntryMetadata(
@@ -128,7 +130,7 @@ class Registry:
                 form="folded",
                 adapter_method=config.method,
                 task_type=config.task_type,
-                base_model=BaseModelInfo(**config.base_model.model_dump()),
+                base_model=BaseModelInfo(**config.base_model.model_dump(include=set(BaseModelInfo.model_fields))),
                 method_config=config.method_config,
                 shape=config.resolved_shape(),
                 training_params=training_params or {},
@@ -242,7 +244,7 @@ def _entry(path: Path) -> Entry:
 
 
 def _record(path: Path) -> FileRecord:
-    sha, size = hash_file(path)
+    sha, size = sha256_file(path)
     return FileRecord(name=path.name, sha256=sha, size=size)
 
 

@@ -45,7 +45,7 @@ class BundleMember(StrictModel):
     """One task of the bundle."""
 
     task: str = Field(min_length=1)
-    method: str = Field(description="The method the task was trained with (e.g. 'prefix', 'prompt').")
+    method: str = Field(description="The registered method the task was trained with.")
     artifact: str | RegistryRef = Field(description="Artifact folder relative to the manifest's folder, or a registry version.")
     sha256: dict[str, str] = Field(description="Hex sha256 of each artifact file, checked before loading.")
     labels: list[str] | None = Field(default=None, description="Label names of a classification task; null otherwise.")

@@ -13,9 +13,6 @@ from prefixes.registry.errors import InvalidNameError
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 
-# Method names in use by the library; any valid name is accepted so new methods need no change here.
-COMMON_METHODS = ("prefix", "prompt", "p_tuning_v2")
-
 # Top-level entries of the registry root that a task directory must not shadow.
 RESERVED_TASK_NAMES = frozenset({"registry.json", "readme.md"})
 

@@ -25,6 +25,7 @@ from pydantic_core import PydanticSerializationError
 
 from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
 from prefixes.registry.aliases import move_alias, read_aliases
+from prefixes.artifact.schema import ArtifactConfig
 from prefixes.io import TEMP_PREFIX, fsync_dir, sha256_file, write_atomic
 from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash
 from prefixes.registry.artifact import publishable_files
@@ -61,7 +62,7 @@ class Registry:
 
     # ----- reading -------------------------------------------------------------------------------
 
-    def get(self, task: str, method: str = "prefix", version: str = LATEST) -> Entry:
+    def get(self, task: str, method: str, version: str = LATEST) -> Entry:
         """Return `version` ('latest', 'vN' or an alias) of `task`/`method`."""
         namespace = self._namespace(task, method)
         return _entry(namespace / self._resolve(namespace, version))
@@ -82,7 +83,7 @@ class Registry:
                     entries.append(_entry(namespace / format_version(number)))
         return entries
 
-    def aliases(self, task: str, method: str = "prefix") -> AliasFile:
+    def aliases(self, task: str, method: str) -> AliasFile:
         """Current aliases and their history for `task`/`method`."""
         return read_aliases(self._namespace(task, method) / ALIASES_FILE)
 
@@ -128,24 +129,23 @@ class Registry:
                 created_at=datetime.now(timezone.utc),
                 digest=content_digest(records),
                 form="folded",
-                adapter_method=config.method,
-                task_type=config.task_type,
-                base_model=BaseModelInfo(**config.base_model.model_dump(include=set(BaseModelInfo.model_fields))),
-                method_config=config.method_config,
-                shape=config.resolved_shape(),
+                **_artifact_fields(config),
                 training_params=training_params or {},
                 metrics=metrics or {},
                 dataset_fingerprint=dataset_fingerprint,
                 git=git_info(Path.cwd(), self.root),
                 dvc=dvc_info(None if dvc_lock is None else Path(dvc_lock), dvc_stage),
                 library_versions=dict(library_versions()),
-                artifact_library_versions=config.library_versions,
                 files=records,
             )
             draft.to_json()  # unserialisable training params must fail here, before any write
         except (ValidationError, PydanticSerializationError) as error:
             raise RegistryError(f"cannot publish {artifact_dir}: {error}") from None
 
+        return self._store(files, records, namespace, draft)
+
+    def _store(self, files: list[Path], records: list[FileRecord], namespace: Path, draft: EntryMetadata) -> Entry:
+        """Copy the files into a staging dir and rename it to the next free version (or find a duplicate)."""
         self._ensure_layout()
         clean_stale_staging(self.root)
         with staging_dir(self.root) as stage:
@@ -237,6 +237,18 @@ class Registry:
         for name, content in ((LAYOUT_FILE, layout), (".gitignore", _GITIGNORE)):
             if not (self.root / name).exists():
                 write_atomic(self.root / name, content.encode())
+
+
+def _artifact_fields(config: ArtifactConfig) -> dict[str, Any]:
+    """The metadata fields copied from the artifact's prefix_config.json."""
+    return {
+        "adapter_method": config.method,
+        "task_type": config.task_type,
+        "base_model": BaseModelInfo(**config.base_model.model_dump(include=set(BaseModelInfo.model_fields))),
+        "method_config": config.method_config,
+        "shape": config.resolved_shape(),
+        "artifact_library_versions": config.library_versions,
+    }
 
 
 def _entry(path: Path) -> Entry:

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prefixes.registry import Registry
-from prefixes.registry.artifact import METADATA_FILE, content_digest, hash_file
+from prefixes.io import sha256_file
+from prefixes.registry.artifact import METADATA_FILE, content_digest
 from prefixes.registry.metadata import FileRecord
 
 RESULTS = Path(__file__).resolve().parent / "results" / "registry.json"
@@ -62,7 +63,7 @@ def seed_versions(registry: Registry, total: int, work: Path) -> None:
         (version / "prefix.safetensors").write_bytes(os.urandom(512))
         records = []
         for name in ("prefix.safetensors", "prefix_config.json"):
-            sha, size = hash_file(version / name)
+            sha, size = sha256_file(version / name)
             records.append(FileRecord(name=name, sha256=sha, size=size))
         metadata = template.metadata.model_copy(
             update={"version": version.name, "files": records, "digest": content_digest(records)}

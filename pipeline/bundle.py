@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option
-from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
+from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY, train_stage
 from prefixes.bundle import build_manifest, write_manifest
 from prefixes.registry import Registry
 
@@ -37,13 +37,12 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, met
                 if registry is not None:
                     metrics_path = metrics_dir / task / f"{method}.json"
                     test = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-                    stage = "train-prompt" if method in params.prompt_methods else "train-prefix"
                     entry = registry.publish(
                         artifact, task=task, method=method,
                         training_params=params.training_config(task, method).model_dump(),
                         metrics={k: v for k, v in test.items() if isinstance(v, (int, float))},
                         dataset_fingerprint=data["fingerprint"],
-                        dvc_lock=dvc_lock if dvc_lock.exists() else None, dvc_stage=f"{stage}@{task}-{method}",
+                        dvc_lock=dvc_lock if dvc_lock.exists() else None, dvc_stage=train_stage(task, method),
                     )
                     click.echo(f"published {task}/{method} as {entry.metadata.version}")
             if not members:

@@ -23,3 +23,10 @@ MANIFEST_NAME = "manifest.json"
 
 def split_file(name: str) -> str:
     return f"{name}.jsonl"
+
+
+def train_stage(task: str, method: str) -> str:
+    """The DVC stage that trains a (task, method) run, as dvc.yaml's matrices name it."""
+    from prefixes.methods.registry import get_method
+
+    return f"train-{get_method(method).kind}@{task}-{method}"

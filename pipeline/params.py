@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.layout import RAW_DATA_DIR
+from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config
 from pipeline.overrides import TaskTrainingOverrides, TrainingOverrides, set_values
-from prefixes.config import PrefixConfig, PromptConfig, StrictModel, TrainingConfig
+from prefixes.config import TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES
 from prefixes.names import NAME_PATTERN, is_valid_name
+from prefixes.strict import StrictModel
 
 TaskFormat = Literal["classification", "causal_generation", "seq2seq_generation", "extractive_qa"]
 TASK_TYPE_BY_FORMAT = {
@@ -66,30 +68,19 @@ class TaskConfig(StrictModel):
         return self
 
 
-BaselineName = Literal["full_finetune", "lora"]
-PREFIX_METHODS = ("prefix", "p_tuning_v2")
-PROMPT_METHODS = ("prompt",)
-
-
-class MethodSettings(StrictModel):
-    """A method's configuration and its training overrides."""
-
-    prefix: PrefixConfig | None = None
-    prompt: dict | None = Field(
-        default=None,
-        description="PromptConfig fields; with prompt_tuning_init 'class_labels' the words default to the task's labels.",
-    )
-    training: TrainingOverrides = Field(default_factory=TrainingOverrides, description="Overrides of the shared `training` section.")
-
-
 class BaselineSettings(StrictModel):
-    """Reference points measured through the same training loop."""
+    """Reference points measured through the same training loop (methods of kind "baseline")."""
 
     tasks: list[str] = Field(default_factory=list, description="Tasks that also train the baselines.")
-    methods: list[BaselineName] = Field(default_factory=lambda: ["full_finetune", "lora"])
-    lora_r: int = Field(default=8, ge=1)
-    lora_alpha: int = Field(default=16, ge=1)
-    training: dict[BaselineName, TrainingOverrides] = Field(default_factory=dict, description="Per-baseline overrides.")
+    methods: list[str] = Field(default_factory=list, description="Baseline methods, e.g. full fine-tuning, LoRA.")
+
+    @field_validator("methods")
+    @classmethod
+    def _baseline_methods(cls, names: list[str]) -> list[str]:
+        problems = kind_problems(names, "baseline")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
 
 
 class EvaluateSettings(StrictModel):
@@ -111,13 +102,14 @@ class Params(StrictModel):
     )
     tasks: dict[str, TaskConfig]
     task_names: list[str] = Field(description="Tasks the pipeline runs (the DVC matrix reads this list).")
-    prefix_methods: list[Literal["prefix", "p_tuning_v2"]] = Field(default_factory=lambda: list(PREFIX_METHODS))
-    prompt_methods: list[Literal["prompt"]] = Field(default_factory=lambda: list(PROMPT_METHODS))
+    prefix_methods: list[str] = Field(description="Methods of kind 'prefix' (the train-prefix stage's matrix).")
+    prompt_methods: list[str] = Field(description="Methods of kind 'prompt' (the train-prompt stage's matrix).")
     evaluated_methods: list[str] = Field(
-        default_factory=lambda: [*PREFIX_METHODS, *PROMPT_METHODS],
         description="prefix_methods + prompt_methods, spelled out for the evaluate stage's DVC matrix.",
     )
-    methods: dict[Literal["prefix", "p_tuning_v2", "prompt"], MethodSettings]
+    methods: dict[str, MethodSettings] = Field(
+        default_factory=dict, description="Per method: config fields and training overrides."
+    )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     task_training: dict[str, TaskTrainingOverrides] = Field(
         default_factory=dict,
@@ -126,6 +118,22 @@ class Params(StrictModel):
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     bundle: BundleSettings = Field(default_factory=BundleSettings)
+
+    @field_validator("prefix_methods", "prompt_methods")
+    @classmethod
+    def _methods_of_their_kind(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        problems = kind_problems(names, info.field_name.split("_")[0])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
+
+    @field_validator("methods")
+    @classmethod
+    def _method_configs_validate(cls, methods: dict[str, MethodSettings]) -> dict[str, MethodSettings]:
+        problems = config_problems(methods)
+        if problems:  # one line per problem, each naming its key under `methods`
+            raise ValueError("; ".join(problems))
+        return methods
 
     @field_validator("task_names")
     @classmethod
@@ -147,47 +155,30 @@ class Params(StrictModel):
     @model_validator(mode="after")
     def _references_resolve(self) -> Params:
         problems = name_problems(self.model_dump())
-        for method in [*self.prefix_methods, *self.prompt_methods]:
-            settings = self.methods.get(method)
-            wanted = "prompt" if method in PROMPT_METHODS else "prefix"
-            if settings is None or getattr(settings, wanted) is None:
-                problems.append(f"methods.{method}.{wanted}: missing; every listed method needs its configuration")
         if sorted(self.evaluated_methods) != sorted([*self.prefix_methods, *self.prompt_methods]):
             problems.append(
                 f"evaluated_methods: {self.evaluated_methods} must list exactly prefix_methods + prompt_methods "
                 f"({[*self.prefix_methods, *self.prompt_methods]})"
             )
-        for method, settings in self.methods.items():
-            if settings.prompt is not None:
-                problems.extend(_prompt_problems(method, settings.prompt))
         for task, overrides in self.task_training.items():
             for method in overrides.methods:
-                if method not in self.methods and method not in self.baselines.methods:
+                if method not in self.all_methods():
                     problems.append(f"task_training.{task}.methods.{method}: unknown method; "
-                                    f"methods are {sorted([*self.methods, *self.baselines.methods])}")
+                                    f"the runs use {self.all_methods()}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    def method_config(self, method: str, label_names: list[str] | None) -> PrefixConfig | PromptConfig:
-        """The method's config; class-label prompt init takes the task's label words."""
-        settings = self.methods[method]
-        if method not in PROMPT_METHODS:
-            return settings.prefix
-        fields = dict(settings.prompt)
-        if fields.get("prompt_tuning_init") == "class_labels" and not fields.get("class_labels"):
-            if label_names:
-                fields["class_labels"] = label_names
-            else:  # generation tasks have no labels: the paper's vocabulary sampling instead
-                fields["prompt_tuning_init"] = "vocab_sample"
-        return PromptConfig.model_validate(fields)
+    def all_methods(self) -> list[str]:
+        return [*self.evaluated_methods, *self.baselines.methods]
+
+    def method_config(self, method: str, label_names: list[str] | None):
+        """The method's config for a task with these label names (None for tasks without labels)."""
+        return method_config(self.methods, method, label_names)
 
     def training_config(self, task: str, method: str) -> TrainingConfig:
         """Shared training settings, then the method's overrides, then the task's, then the task's for this method."""
-        if method in self.methods:
-            own = self.methods[method].training
-        else:
-            own = self.baselines.training.get(method)
+        own = self.methods[method].training if method in self.methods else None
         task_overrides = self.task_training.get(task)
         narrowed = task_overrides.methods.get(method) if task_overrides else None
         merged = self.training.model_dump(exclude_unset=True)
@@ -217,18 +208,6 @@ def name_problems(data: dict) -> list[str]:
         if name not in tasks:
             problems.append(f"task_training.{name}: unknown task; defined tasks are {sorted(tasks)}")
     return problems
-
-
-def _prompt_problems(method: str, fields: dict) -> list[str]:
-    """Validate prompt fields now, with stand-in label words where the task will supply them."""
-    trial = dict(fields)
-    if trial.get("prompt_tuning_init") == "class_labels" and not trial.get("class_labels"):
-        trial["class_labels"] = ["label"]
-    try:
-        PromptConfig.model_validate(trial)
-    except ValidationError as error:
-        return [f"methods.{method}.prompt.{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()]
-    return []
 
 
 class ParamsError(ValueError):

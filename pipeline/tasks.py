@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
-from prefixes.config import ModelConfig, PrefixConfig, PromptConfig
+from prefixes.config import ModelConfig
 from prefixes.data.formats import (
     CausalGenerationFormat,
     ClassificationFormat,
     ExtractiveQAFormat,
     Seq2SeqGenerationFormat,
 )
-from prefixes.model import AdaptedModel
-from prefixes.prefix_model import PrefixTuningModel
-from prefixes.prompt_model import PromptTuningModel
+from prefixes.methods.registry import get_method
 
 
 def model_config(task: TaskConfig, model_name_or_path: str, label_names: list[str] | None) -> ModelConfig:
@@ -24,13 +22,11 @@ def model_config(task: TaskConfig, model_name_or_path: str, label_names: list[st
     )
 
 
-def build_model(task: TaskConfig, model_name_or_path: str, method_config: PrefixConfig | PromptConfig,
-                label_names: list[str] | None) -> AdaptedModel:
+def build_model(task: TaskConfig, model_name_or_path: str, method: str, method_config,
+                label_names: list[str] | None):
     """Load the task's base model with the right head and wrap it for the method."""
     config = model_config(task, model_name_or_path, label_names)
-    if isinstance(method_config, PromptConfig):
-        return PromptTuningModel.from_config(config, method_config)
-    return PrefixTuningModel.from_config(config, method_config)
+    return get_method(method).wrapper_class().from_config(config, method_config)
 
 
 def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):

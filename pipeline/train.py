@@ -15,12 +15,12 @@ import torch
 
 from pipeline.common import load_or_exit, params_option, require_task, write_json
 from pipeline.evaluate import split_metrics
-from pipeline.layout import BEST_DIR, TRAIN_SUMMARY
-from pipeline.params import PREFIX_METHODS, PROMPT_METHODS, Params
+from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
+from pipeline.params import Params
 from pipeline.prepared import read_prepared
-from pipeline.tasks import build_model, encode_splits, model_config
-from prefixes.baselines import BaselineModel
-from prefixes.train import PrefixTrainer, PromptTrainer, Trainer
+from pipeline.tasks import build_model, encode_splits
+from prefixes.methods.registry import get_method, method_names
+from prefixes.train import Trainer
 
 
 def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_test_metrics: bool = False):
@@ -41,23 +41,12 @@ def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_tes
     return command
 
 
-train_prefix = _train_command("train-prefix", PREFIX_METHODS, "Train a prefix (prefix tuning or P-tuning v2) for a task.")
-train_prompt = _train_command("train-prompt", PROMPT_METHODS, "Train a soft prompt for a task.")
-train_baseline = _train_command("train-baseline", ("full_finetune", "lora"),
-                                "Train and test a reference point (full fine-tuning or LoRA) through the same loop.",
+train_prefix = _train_command("train-prefix", tuple(method_names("prefix")),
+                              "Train a prefix (prefix tuning or P-tuning v2) for a task.")
+train_prompt = _train_command("train-prompt", tuple(method_names("prompt")), "Train a soft prompt for a task.")
+train_baseline = _train_command("train-baseline", tuple(method_names("baseline")),
+                                "Train and test a reference point (full fine-tuning, LoRA) through the same loop.",
                                 with_test_metrics=True)
-
-
-def _build(params: Params, task_name: str, method: str, label_names: list[str] | None):
-    """The model to train and the trainer class for it."""
-    task = params.tasks[task_name]
-    model_path = params.models[task.model]
-    if method in ("full_finetune", "lora"):
-        model = BaselineModel(model_config(task, model_path, label_names), method,
-                              lora_r=params.baselines.lora_r, lora_alpha=params.baselines.lora_alpha)
-        return model, Trainer, False
-    model = build_model(task, model_path, params.method_config(method, label_names), label_names)
-    return model, (PromptTrainer if method in PROMPT_METHODS else PrefixTrainer), True
 
 
 def train_run(params: Params, task_name: str, method: str, data_dir: str | Path, output_dir: str | Path,
@@ -68,10 +57,12 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     summary, splits = read_prepared(data_dir)
     label_names = summary.get("label_names")
     torch.manual_seed(params.seed)  # adapter initialisation is part of the run's determinism
-    model, trainer_class, final_checkpoint = _build(params, task_name, method, label_names)
+    model = build_model(task, params.models[task.model], method, params.method_config(method, label_names), label_names)
     encoded, truncation = encode_splits(task, model, label_names, splits)
     config = params.training_config(task_name, method).model_copy(update={"seed": params.seed})
-    trainer = trainer_class(model, config, output_dir=output_dir, final_checkpoint=final_checkpoint)
+    # Baselines are no prefix artifacts: they keep no resumable state of their last step.
+    trainer = Trainer(model, config, best_dir=output_dir / BEST_DIR, checkpoint_dir=output_dir / CHECKPOINT_DIR,
+                      log_dir=output_dir, final_checkpoint=get_method(method).kind != "baseline")
     result = trainer.train(encoded["train"], encoded["eval"])
     run_summary = {
         "task": task_name,

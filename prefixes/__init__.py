@@ -10,16 +10,21 @@ import importlib
 
 _EXPORTS = {
     "ModelConfig": "prefixes.config",
-    "PrefixConfig": "prefixes.config",
-    "PromptConfig": "prefixes.config",
+    "PrefixConfig": "prefixes.methods.prefix.config",
+    "PromptConfig": "prefixes.methods.prompt.config",
     "TrainingConfig": "prefixes.config",
-    "PrefixTuningModel": "prefixes.prefix_model",
-    "interpolate_models": "prefixes.prefix_model",
-    "PromptTuningModel": "prefixes.prompt_model",
+    "PrefixTuningModel": "prefixes.methods.prefix.wrapper",
+    "interpolate_models": "prefixes.methods.prefix.wrapper",
+    "PromptTuningModel": "prefixes.methods.prompt.wrapper",
     "load_adapter": "prefixes.model",
     "PrefixTrainer": "prefixes.train",
     "PromptTrainer": "prefixes.train",
+    "Trainer": "prefixes.train",
     "Registry": "prefixes.registry",
+    "MethodSpec": "prefixes.methods.registry",
+    "get_method": "prefixes.methods.registry",
+    "method_names": "prefixes.methods.registry",
+    "register_method": "prefixes.methods.registry",
     "MultiTaskModel": "prefixes.bundle",
 }
 

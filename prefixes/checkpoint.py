@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_JSON = "optimizer.json"
 SCHEDULER_JSON = "scheduler.json"
 PROGRESS_JSON = "progress.json"
+MODEL_DIR = "model"
 
 
 def save_optimizer(directory: Path, optimizer: torch.optim.Optimizer) -> None:
@@ -83,3 +85,40 @@ def save_progress(directory: Path, progress: dict) -> None:
 
 def load_progress(directory: Path) -> dict:
     return json.loads((directory / PROGRESS_JSON).read_text())
+
+
+def save_checkpoint(target: Path, model, optimizer, scheduler, progress: dict, accelerator) -> Path:
+    """Write a resumable checkpoint to ``target``; a previous one there is replaced atomically.
+
+    Every process writes its own RNG state; the main process writes the rest.
+    """
+    staging = target.parent / f".{target.name}.partial"
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        model.save_pretrained(staging / MODEL_DIR, training_state=True)
+        save_optimizer(staging, _unwrapped(optimizer))
+        save_scheduler(staging, scheduler)
+        save_progress(staging, progress)
+    accelerator.wait_for_everyone()
+    save_rng(staging, accelerator.process_index)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    accelerator.wait_for_everyone()
+    return target
+
+
+def load_checkpoint(directory: Path, model, optimizer, scheduler, accelerator) -> dict:
+    """Restore model, optimizer, scheduler and this process's RNG; return the loop's progress."""
+    model.load_training_state(directory / MODEL_DIR)
+    load_optimizer(directory, _unwrapped(optimizer))
+    load_scheduler(directory, scheduler)
+    load_rng(directory, accelerator.process_index)
+    return load_progress(directory)
+
+
+def _unwrapped(optimizer) -> torch.optim.Optimizer:
+    # accelerate wraps the optimizer; its state lives in the wrapped one.
+    return optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer

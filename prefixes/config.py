@@ -1,14 +1,17 @@
-"""Validated configuration for models and methods.
+"""Validated configuration of the base model and of a training run.
 
 Every model here is strict (`extra="forbid"`): a typo'd key is an error that names the key, never a
-silently ignored setting. Defaults live here and nowhere else.
+silently ignored setting. Defaults live here and nowhere else; each method's own config lives in
+its folder under `prefixes.methods`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from prefixes.strict import StrictModel
 
 TaskType = Literal[
     "text_generation",
@@ -22,12 +25,6 @@ TaskType = Literal[
 HEAD_TASK_TYPES: frozenset[str] = frozenset(
     {"text_classification", "token_classification", "question_answering"}
 )
-
-
-class StrictModel(BaseModel):
-    """Base for every config: unknown keys are errors and instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelConfig(StrictModel):
@@ -60,75 +57,7 @@ class ModelConfig(StrictModel):
         return self
 
 
-class PrefixConfig(StrictModel):
-    """Prefix tuning (Li & Liang 2021) and, with `reparameterization=False`, P-tuning v2."""
-
-    prefix_length: int = Field(default=10, ge=1, le=1024, description="Virtual tokens per attention layer.")
-    prefix_hidden_size: int = Field(
-        default=512, ge=1, description="Hidden width of the reparameterisation MLP (training only)."
-    )
-    prefix_dropout: float = Field(
-        default=0.1, ge=0.0, lt=1.0, description="Dropout on the prefix keys and values while training."
-    )
-    reparameterization: bool = Field(
-        default=True,
-        description="Train through an MLP (prefix tuning); False trains flat per-layer prefixes (P-tuning v2).",
-    )
-    init: Literal["random", "zero", "text", "vocab_sample"] = Field(
-        default="random",
-        description="'text': the keys/values of init_text's tokens; 'vocab_sample': those of tokens sampled "
-        "from the first vocab_sample_size ids (in-distribution, so a flat prefix starts harmless).",
-    )
-    vocab_sample_size: int = Field(default=5000, ge=1, description="Sample ids below this for init='vocab_sample'.")
-    init_text: str | None = Field(default=None, description="Text whose activations start the prefix.")
-
-    @model_validator(mode="after")
-    def _text_init_has_text(self) -> PrefixConfig:
-        if self.init == "text" and not self.init_text:
-            raise ValueError("init='text' needs init_text: give the text whose activations start the prefix")
-        if self.init != "text" and self.init_text is not None:
-            raise ValueError(f"init_text is only used with init='text' (init is {self.init!r}): remove it")
-        return self
-
-    @property
-    def method(self) -> str:
-        return "prefix" if self.reparameterization else "p_tuning_v2"
-
-
-class PromptConfig(StrictModel):
-    """Prompt tuning (Lester et al. 2021): a soft prompt prepended to the input embeddings."""
-
-    num_virtual_tokens: int = Field(default=20, ge=1, le=1024, description="Length of the soft prompt.")
-    prompt_tuning_init: Literal["random", "text", "vocab_sample", "class_labels"] = Field(
-        default="random", description="How the soft prompt starts."
-    )
-    prompt_tuning_init_text: str | None = Field(default=None, description="Text for init='text'.")
-    class_labels: list[str] | None = Field(
-        default=None, description="Label words for init='class_labels' (one per class)."
-    )
-    vocab_sample_size: int = Field(
-        default=5000, ge=1, description="Sample ids below this for 'vocab_sample' (the paper's 5000)."
-    )
-
-    @model_validator(mode="after")
-    def _init_inputs_present(self) -> PromptConfig:
-        init = self.prompt_tuning_init
-        if init == "text" and not self.prompt_tuning_init_text:
-            raise ValueError(
-                "prompt_tuning_init='text' needs prompt_tuning_init_text: give the text the prompt starts from"
-            )
-        if init == "class_labels" and not self.class_labels:
-            raise ValueError("prompt_tuning_init='class_labels' needs class_labels: list the label words")
-        if init == "class_labels" and self.class_labels and len(self.class_labels) > self.num_virtual_tokens:
-            raise ValueError(
-                f"class_labels has {len(self.class_labels)} words but num_virtual_tokens is "
-                f"{self.num_virtual_tokens}: raise num_virtual_tokens to at least the number of labels"
-            )
-        return self
-
-    @property
-    def method(self) -> str:
-        return "prompt"
+__all__ = ["HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig"]
 
 
 class TrainingConfig(StrictModel):

@@ -1,8 +1,9 @@
-"""Wrappers that freeze a transformers model and train a prefix (or soft prompt) for it.
+"""The shared wrapper: a frozen transformers model plus a bank of per-task adapters.
 
-``AdaptedModel`` holds what both methods share: freezing, the trainable task head, a bank of
-named adapters (one per task; a batch may pick one per example), and save/load. The method
-specifics live in ``prefix_model.py`` / ``prompt_model.py`` and the method modules.
+``AdaptedModel`` freezes the base model, trains the task head, keeps one adapter per task (a batch
+may pick one per example) and saves/loads artifacts. Everything that depends on what an adapter
+is goes through the ``AdapterMethod`` it holds (``prefixes.methods.interface``); a method's wrapper
+only adds how the adapters enter the forward pass.
 """
 
 from __future__ import annotations
@@ -12,69 +13,32 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 from transformers import PreTrainedModel
-from transformers.models.auto import modeling_auto as auto_names
 
-from prefixes.artifact import (
-    ArtifactConfig,
-    BaseModelIdentity,
-    library_versions,
-    read_artifact,
-    weights_fingerprint,
-    write_artifact,
-)
+from prefixes.artifact.schema import ArtifactConfig, BaseModelIdentity, read_artifact_config
+from prefixes.artifact.weights import read_artifact, weights_fingerprint, write_artifact
 from prefixes.base_models import load_base_model, load_tokenizer
 from prefixes.config import HEAD_TASK_TYPES, ModelConfig, TaskType
+from prefixes.methods.interface import AdapterMethod
+from prefixes.methods.registry import get_method, method_of_config
+from prefixes.peft_export import export_peft
+from prefixes.task_heads import head_parameter_names, infer_task_type
+from prefixes.versions import library_versions
 
 DEFAULT_ADAPTER = "default"
 
-def _head_class_names(mapping: dict) -> set[str]:
-    names = set()
-    for value in mapping.values():
-        names.update([value] if isinstance(value, str) else value)
-    return names
-
-
-# transformers' own registry of which head class serves which task.
-_TASK_BY_HEAD_CLASSES = {
-    "text_generation": _head_class_names(auto_names.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
-    "seq2seq_generation": _head_class_names(auto_names.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES),
-    "text_classification": _head_class_names(auto_names.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES),
-    "token_classification": _head_class_names(auto_names.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES),
-    "question_answering": _head_class_names(auto_names.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES),
-}
-
-
-def infer_task_type(model: PreTrainedModel) -> TaskType:
-    """The task type transformers associates with the model's head class."""
-    name = type(model).__name__
-    for task_type, classes in _TASK_BY_HEAD_CLASSES.items():
-        if name in classes:
-            return task_type
-    raise ValueError(f"cannot tell the task type of {name}: pass task_type=... explicitly")
-
-
-def head_parameter_names(model: PreTrainedModel, task_type: str, fresh: list[str]) -> list[str]:
-    """Parameters that train with the prefix: a classification/QA head and any freshly initialised weight."""
-    names = {name for name, _ in model.named_parameters()}
-    head = {name for name in fresh if name in names}
-    if task_type in HEAD_TASK_TYPES:
-        backbone = model.base_model_prefix + "."
-        head |= {name for name in names if not name.startswith(backbone)}
-    return sorted(head)
-
 
 class AdaptedModel(nn.Module):
-    """A frozen transformers model plus a bank of per-task adapters (subclasses define the adapter)."""
+    """A frozen transformers model plus a bank of per-task adapters of one method."""
 
-    method: ClassVar[str]
-    methods: ClassVar[frozenset[str]]
+    method_class: ClassVar[type[AdapterMethod]]
 
     def __init__(
         self,
         model: ModelConfig | PreTrainedModel,
-        method_config,
+        method_config: BaseModel,
         *,
         task_type: TaskType | None = None,
         tokenizer=None,
@@ -85,10 +49,9 @@ class AdaptedModel(nn.Module):
     ):
         """Wrap ``model``: a ``ModelConfig`` (the base model is loaded) or a built transformers model."""
         super().__init__()
-        if not isinstance(method_config, self._config_class()):
-            raise TypeError(
-                f"{type(self).__name__} takes a {self._config_class().__name__}, got {type(method_config).__name__}"
-            )
+        config_class = self.method_class.config_class
+        if not isinstance(method_config, config_class):
+            raise TypeError(f"{type(self).__name__} takes a {config_class.__name__}, got {type(method_config).__name__}")
         if isinstance(model, ModelConfig):
             base_model, fresh_parameters = load_base_model(model)
             tokenizer = tokenizer or load_tokenizer(model.model_name_or_path, model.revision)
@@ -107,12 +70,9 @@ class AdaptedModel(nn.Module):
         self.adapters = nn.ModuleDict()
         self.active_adapter = DEFAULT_ADAPTER
         self._fingerprint: str | None = None
-        self._setup_method()
+        self.adapter_method = self.method_class(base_model, tokenizer)
         if create_adapter:
             self.add_adapter(DEFAULT_ADAPTER)
-
-    def _setup_method(self) -> None:
-        """Resolve what the method needs from the base model, before any adapter is made."""
 
     # ----- construction -------------------------------------------------------------------
     @classmethod
@@ -125,22 +85,16 @@ class AdaptedModel(nn.Module):
         """Load the base model (hub id, local folder or embedded short name) and wrap it."""
         return cls(model_config, method_config, create_adapter=create_adapter)
 
-    def _new_adapter(self, method_config) -> nn.Module:
-        raise NotImplementedError
-
     def add_adapter(self, name: str, method_config=None, *, initialize: bool = True) -> nn.Module:
         """Add a named adapter (a task's prefix or prompt) to the bank."""
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} already exists; pick another name")
-        adapter = self._new_adapter(method_config or self.method_config)
+        adapter = self.adapter_method.new_adapter(method_config or self.method_config)
         adapter.to(self._device())
         if initialize:
-            self._initialize(adapter)
+            self.adapter_method.initialize(adapter)
         self.adapters[name] = adapter
         return adapter
-
-    def _initialize(self, adapter: nn.Module) -> None:
-        raise NotImplementedError
 
     def _device(self) -> torch.device:
         return next(self.base_model.parameters()).device
@@ -162,6 +116,10 @@ class AdaptedModel(nn.Module):
             self._fingerprint = weights_fingerprint(self.base_model, set(self.head_names))
         return self._fingerprint
 
+    def training_defaults(self) -> dict:
+        """The active adapter's method's default learning rate and optimizer (see its registration)."""
+        return dict(method_of_config(self.adapters[self.active_adapter].config).training_defaults)
+
     def gradient_checkpointing_enable(self) -> None:
         # Non-reentrant checkpointing sees the prefix tensors carried in keyword arguments.
         self.base_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -177,20 +135,50 @@ class AdaptedModel(nn.Module):
         modules = [self.adapters[self.adapter_names[i]] for i in present.tolist()]
         return modules, torch.searchsorted(present, task_ids)
 
+    # ----- save / load --------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike, *, training_state: bool = False, adapter: str | None = None) -> Path:
+        """Save one adapter: folded for inference (default), or with its training form to resume."""
+        module = self.adapters[adapter or self.active_adapter]
+        tensors = {f"head.{n}": p for n, p in self.base_model.named_parameters() if n in self.head_names}
+        if training_state:
+            tensors |= {f"adapter.{n}": t for n, t in module.state_dict().items()}
+        else:
+            tensors |= self.adapter_method.folded_tensors(module)
+        config = ArtifactConfig(
+            method=method_of_config(module.config).name,
+            form="training" if training_state else "folded",
+            task_type=self.task_type,
+            method_config=module.config.model_dump(),
+            layout=self.adapter_method.layout(),
+            hidden_size=self.base_model.config.get_text_config().hidden_size,
+            base_model=self._identity(),
+            head=self.head_names,
+            library_versions=library_versions(),
+        )
+        return write_artifact(directory, config, tensors)
+
+    def _identity(self) -> BaseModelIdentity:
+        return BaseModelIdentity(
+            model_type=self.base_model.config.model_type,
+            name_or_path=self.model_name_or_path,
+            revision=self.revision,
+            fingerprint=self.base_fingerprint(),
+            num_labels=self.base_model.config.num_labels if self.task_type in HEAD_TASK_TYPES else None,
+        )
+
+    def export_peft(self, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None) -> Path:
+        """Write the adapter in PEFT's format (causal LMs); see prefixes.peft_export."""
+        return export_peft(self, directory, adapter, max_length=max_length)
+
     def load_adapter(self, directory: str | os.PathLike, name: str) -> nn.Module:
         """Add a saved adapter of this same base model to the bank under ``name``."""
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} already exists; pick another name")
         config, tensors = read_artifact(directory)
-        if config.method not in self.methods:
-            raise ValueError(f"{directory} holds a {config.method!r} artifact; {type(self).__name__} takes {sorted(self.methods)}")
+        self._check_method(config, directory)
         self._check_base(config, directory)
-        self.adapters[name] = self._adapter_from_tensors(config, tensors).to(self._device())
+        self.adapters[name] = self.adapter_method.adapter_from_tensors(config, tensors).to(self._device())
         return self.adapters[name]
-
-    def training_defaults(self) -> dict:
-        """The method's default learning rate and optimizer (see the method module)."""
-        raise NotImplementedError
 
     def load_training_state(self, directory: str | os.PathLike) -> None:
         """Restore the active adapter and head from a training-form artifact, in place (resuming)."""
@@ -202,92 +190,33 @@ class AdaptedModel(nn.Module):
         adapter_state = {k.removeprefix("adapter."): v for k, v in tensors.items() if k.startswith("adapter.")}
         self.adapters[self.active_adapter].load_state_dict(adapter_state)
 
-    # ----- save / load --------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike, *, training_state: bool = False, adapter: str | None = None) -> Path:
-        """Save one adapter: folded for inference (default), or with its training form to resume."""
-        name = adapter or self.active_adapter
-        module = self.adapters[name]
-        tensors = {f"head.{n}": p for n, p in self.base_model.named_parameters() if n in self.head_names}
-        if training_state:
-            tensors |= {f"adapter.{n}": t for n, t in module.state_dict().items()}
-        else:
-            tensors |= self._folded_tensors(module)
-        config = ArtifactConfig(
-            method=self._method_name(module),
-            form="training" if training_state else "folded",
-            task_type=self.task_type,
-            method_config=module.config.model_dump(),
-            layout=self._layout_dict(),
-            hidden_size=self.base_model.config.get_text_config().hidden_size,
-            base_model=BaseModelIdentity(
-                model_type=self.base_model.config.model_type,
-                name_or_path=self.model_name_or_path,
-                revision=self.revision,
-                fingerprint=self.base_fingerprint(),
-                num_labels=self.base_model.config.num_labels if self.task_type in HEAD_TASK_TYPES else None,
-            ),
-            head=self.head_names,
-            library_versions=library_versions(),
-        )
-        return write_artifact(directory, config, tensors)
-
-    def export_peft(self, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None) -> Path:
-        """Write the adapter in PEFT's format (causal LMs); see prefixes.peft_export."""
-        from prefixes.peft_export import export_peft
-
-        return export_peft(self, directory, adapter, max_length=max_length)
-
-    def _method_name(self, adapter: nn.Module) -> str:
-        return self.method
-
-    def _layout_dict(self) -> dict | None:
-        return None
-
-    def _folded_tensors(self, adapter: nn.Module) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def _adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> nn.Module:
-        raise NotImplementedError
-
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, base_model: PreTrainedModel | None = None, *, tokenizer=None):
         """Load an artifact; the base model is loaded from the recorded id when not given."""
         config, tensors = read_artifact(directory)
-        if config.method not in cls.methods:
-            raise ValueError(
-                f"{directory} holds a {config.method!r} artifact; load it with the class for that method "
-                f"(this is {cls.__name__}, for {sorted(cls.methods)}) or use prefixes.load_adapter"
-            )
+        cls._check_method(config, directory)
+        method_config = cls.method_class.config_class.model_validate(config.method_config)
         identity = config.base_model
         if base_model is None:
-            model_config = ModelConfig(
-                model_name_or_path=identity.name_or_path,
-                task_type=config.task_type,
-                num_labels=identity.num_labels if config.task_type in ("text_classification", "token_classification") else None,
-                revision=identity.revision,
-            )
-            wrapper = cls.from_config(
-                model_config, cls._config_class().model_validate(config.method_config), create_adapter=False
-            )
+            wrapper = cls.from_config(_model_config(config), method_config, create_adapter=False)
         else:
-            wrapper = cls(
-                base_model,
-                cls._config_class().model_validate(config.method_config),
-                task_type=config.task_type,
-                tokenizer=tokenizer,
-                model_name_or_path=identity.name_or_path,
-                revision=identity.revision,
-                fresh_parameters=config.head,
-                create_adapter=False,
-            )
+            wrapper = cls(base_model, method_config, task_type=config.task_type, tokenizer=tokenizer,
+                          model_name_or_path=identity.name_or_path, revision=identity.revision,
+                          fresh_parameters=config.head, create_adapter=False)
         wrapper._check_base(config, directory)
         wrapper._load_head(config, tensors)
-        wrapper.adapters[DEFAULT_ADAPTER] = wrapper._adapter_from_tensors(config, tensors).to(wrapper._device())
+        adapter = wrapper.adapter_method.adapter_from_tensors(config, tensors)
+        wrapper.adapters[DEFAULT_ADAPTER] = adapter.to(wrapper._device())
         return wrapper
 
     @classmethod
-    def _config_class(cls):
-        raise NotImplementedError
+    def _check_method(cls, config: ArtifactConfig, source) -> None:
+        spec = get_method(config.method)
+        if spec.config_class is not cls.method_class.config_class:
+            raise ValueError(
+                f"{source} holds a {config.method!r} artifact; load it with {spec.wrapper} "
+                f"(this is {cls.__name__}) or use prefixes.load_adapter"
+            )
 
     def _check_base(self, config: ArtifactConfig, source) -> None:
         expected = config.base_model
@@ -297,9 +226,10 @@ class AdaptedModel(nn.Module):
                 f"{source} was trained on a {expected.model_type!r} model ({expected.name_or_path}); "
                 f"the base model given is a {actual_type!r} model: load {expected.name_or_path} instead"
             )
-        if config.layout is not None and config.layout != self._layout_dict():
+        layout = self.adapter_method.layout()
+        if config.layout is not None and config.layout != layout:
             raise ValueError(
-                f"{source} expects attention sites {config.layout}, the base model has {self._layout_dict()}: "
+                f"{source} expects attention sites {config.layout}, the base model has {layout}: "
                 f"load {expected.name_or_path} instead"
             )
         if expected.fingerprint != self.base_fingerprint():
@@ -318,11 +248,15 @@ class AdaptedModel(nn.Module):
                 params[name].copy_(tensors[f"head.{name}"])
 
 
-def load_adapter(path: str | os.PathLike, base_model: PreTrainedModel | None = None) -> AdaptedModel:
-    """Load any artifact with the wrapper class its method needs."""
-    from prefixes.prefix_model import PrefixTuningModel
-    from prefixes.prompt_model import PromptTuningModel
+def _model_config(config: ArtifactConfig) -> ModelConfig:
+    """How to load the base model an artifact records."""
+    identity = config.base_model
+    needs_labels = config.task_type in ("text_classification", "token_classification")
+    return ModelConfig(model_name_or_path=identity.name_or_path, task_type=config.task_type,
+                       num_labels=identity.num_labels if needs_labels else None, revision=identity.revision)
 
-    config, _ = read_artifact(path)
-    cls = PromptTuningModel if config.method == "prompt" else PrefixTuningModel
-    return cls.from_pretrained(path, base_model)
+
+def load_adapter(path: str | os.PathLike, base_model: PreTrainedModel | None = None) -> AdaptedModel:
+    """Load any artifact with the wrapper class its method is registered with."""
+    wrapper_class = get_method(read_artifact_config(path).method).wrapper_class()
+    return wrapper_class.from_pretrained(path, base_model)

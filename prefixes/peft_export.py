@@ -2,7 +2,8 @@
 
 PEFT represents a prefix as one (P, layers * 2 * kv_heads * head_dim) tensor injected through the
 KV cache of a decoder-only model, and a prompt as (P, hidden). Our folded prefix, flattened per
-virtual token, has exactly PEFT's [layer][key|value][head][dim] order. Whatever PEFT cannot express
+virtual token, has exactly PEFT's [layer][key|value][head][dim] order. Each method says what its
+adapter is in PEFT's terms (``AdapterMethod.peft_adapter``); whatever PEFT cannot express
 (seq2seq encoder and cross-attention prefixes, trained task heads) is refused, not approximated.
 
 Sliding-window layers are where the two differ silently: our prefix conditions every position,
@@ -20,18 +21,15 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-from prefixes.model import AdaptedModel
-
 PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
 
 
-def export_peft(
-    model: AdaptedModel, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None
-) -> Path:
-    """Write the active (or named) adapter so that ``peft.PeftModel.from_pretrained(base, directory)`` loads it.
+def export_peft(model, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None) -> Path:
+    """Write the active (or named) adapter of an ``AdaptedModel`` so that
+    ``peft.PeftModel.from_pretrained(base, directory)`` loads it.
 
-    ``max_length``: the longest sequence the exported prefix will see; needed for sliding-window models.
+    ``max_length``: the longest sequence the exported adapter will see; needed for sliding-window models.
     """
     if model.task_type != "text_generation":
         raise ValueError(
@@ -40,44 +38,17 @@ def export_peft(
             "Use save_pretrained instead"
         )
     module = model.adapters[adapter or model.active_adapter]
-    text_config = model.base_model.config.get_text_config()
-    common = {
+    fields, tensor = model.adapter_method.peft_adapter(module, max_length)
+    config = {
         "base_model_name_or_path": model.model_name_or_path,
         "inference_mode": True,
-        "num_layers": text_config.num_hidden_layers,
+        "num_layers": model.base_model.config.get_text_config().num_hidden_layers,
         "num_transformer_submodules": 1,
         "num_virtual_tokens": module.length,
         "revision": model.revision,
         "task_type": "CAUSAL_LM",
+        **fields,
     }
-    if model.method == "prompt":
-        tensor = module().detach()
-        config = {
-            **common,
-            "peft_type": "PROMPT_TUNING",
-            "prompt_tuning_init": "RANDOM",  # the trained weights are loaded over it
-            "token_dim": tensor.shape[1],
-            "num_attention_heads": text_config.num_attention_heads,
-        }
-    else:
-        layout = model.layout
-        _check_windows(model, module.length, max_length)
-        if layout.num_sites != text_config.num_hidden_layers:
-            raise ValueError(
-                f"PEFT expects one prefix per decoder layer ({text_config.num_hidden_layers}); this model has "
-                f"{layout.num_sites} attention sites and cannot be exported"
-            )
-        folded = module.folded()
-        tensor = folded.reshape(folded.shape[0], -1)
-        # PEFT sizes its view from these two fields; kv heads x head_dim keeps GQA models exact.
-        config = {
-            **common,
-            "peft_type": "PREFIX_TUNING",
-            "prefix_projection": False,
-            "encoder_hidden_size": text_config.hidden_size,
-            "num_attention_heads": layout.num_kv_heads,
-            "token_dim": layout.num_kv_heads * layout.head_dim,
-        }
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_file({"prompt_embeddings": tensor.contiguous().cpu()}, str(directory / PEFT_WEIGHTS_NAME))
@@ -85,15 +56,15 @@ def export_peft(
     return directory
 
 
-def _check_windows(model: AdaptedModel, prefix_length: int, max_length: int | None) -> None:
+def check_windows(base_model, windows: tuple[int | None, ...], prefix_length: int, max_length: int | None) -> None:
     """Refuse a prefix export that PEFT would run differently: a window the prefix could slide out of."""
-    windows = [window for window in model.sites.windows if window is not None]
+    windows = tuple(window for window in windows if window is not None)
     if not windows:
         return
     window = min(windows)
     if max_length is not None and prefix_length + max_length <= window:
         return
-    name = type(model.base_model).__name__
+    name = type(base_model).__name__
     raise ValueError(
         f"{name} has sliding-window attention (sliding_window={window}): in PEFT the {prefix_length}-token prefix "
         f"falls out of the window once prefix + sequence exceeds {window} tokens, while here it stays visible to "

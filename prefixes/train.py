@@ -1,7 +1,7 @@
-"""One accelerate-backed training loop for every method (``PrefixTrainer`` and ``PromptTrainer``).
+"""One accelerate-backed training loop for every method (``Trainer``; ``PrefixTrainer``, ``PromptTrainer``).
 
-The loop only asks the model which parameters train; everything method-specific (what the
-parameters are, their paper-derived default hyperparameters) lives in the method's module.
+The loop only asks the model which parameters train and for its method's default learning rate
+and optimizer (``training_defaults()``); everything method-specific lives in the method's folder.
 Launch with ``accelerate launch`` to scale out; the same code runs on a 2-core CPU.
 
 Resumption is exact: a checkpoint records optimizer, scheduler, RNG and the position inside the
@@ -11,14 +11,12 @@ gives the same losses and parameters as 4 steps straight.
 
 from __future__ import annotations
 
-import json
 import math
-import resource
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -28,64 +26,68 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
-from prefixes import checkpoint
 from prefixes.config import TrainingConfig
 from prefixes.data import collate
 from prefixes.evaluate import evaluate_model
-from prefixes.prefix_model import PrefixTuningModel
-from prefixes.prompt_model import PromptTuningModel
+from prefixes.checkpoint import load_checkpoint, save_checkpoint
+from prefixes.train_log import MetricsLog, TrainResult, peak_memory_mb
 
-CHECKPOINT_DIR = "checkpoint"
-BEST_DIR = "best"
 
 
 @dataclass
-class TrainResult:
-    global_step: int
-    train_loss: float
-    best_step: int | None
-    best_metrics: dict[str, float]
-    wall_time_s: float
-    peak_memory_mb: float
-    stopped_early: bool
-    history: dict[str, list[dict]] = field(default_factory=dict)
+class _Run:
+    """The state of one ``Trainer.train`` call, shared by its steps."""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    model: torch.nn.Module  # as prepared by accelerate (possibly DDP-wrapped)
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    params: list[torch.nn.Parameter]
+    eval_loader: DataLoader | None
+    progress: dict
+    log: MetricsLog
+    bar: Any
+    total_steps: int
+    start: float
+    best_state: dict[str, torch.Tensor] | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    last_loss: float = float("nan")
+    micro_losses: list[torch.Tensor] = field(default_factory=list)
 
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process (CPU) or peak allocated memory (CUDA)."""
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    @property
+    def done(self) -> bool:
+        return self.progress["step"] >= self.total_steps or self.stopped_early
 
 
 class Trainer:
     """Train whatever parameters of the model require grad: an adapter (and task head) over a
-    frozen base, or a baseline. The model provides ``training_defaults()``, ``save_pretrained``."""
-
-    model_class: type[torch.nn.Module] = torch.nn.Module
+    frozen base, or a baseline. The model provides ``training_defaults()`` and ``save_pretrained``."""
 
     def __init__(
         self,
         model: torch.nn.Module,
         config: TrainingConfig,
         *,
-        output_dir: str | Path | None = None,
+        best_dir: str | Path | None = None,
+        checkpoint_dir: str | Path | None = None,
+        log_dir: str | Path | None = None,
+        final_checkpoint: bool = False,
         collate_fn=None,
         accelerator: Accelerator | None = None,
-        final_checkpoint: bool = False,
     ):
-        if not isinstance(model, self.model_class):
-            raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
+        """``best_dir``: the best evaluation's model is saved there at the end; ``checkpoint_dir``:
+        resumable checkpoints (every ``config.checkpoint_every`` steps, and after the last step
+        when ``final_checkpoint``); ``log_dir``: the train/eval metric logs. Each is optional.
+        """
         self.model = model
         defaults = model.training_defaults()
         self.config = config
         self.learning_rate = config.learning_rate or defaults["learning_rate"]
         self.optimizer_name = config.optimizer or defaults["optimizer"]
-        self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.final_checkpoint = final_checkpoint and self.output_dir is not None
+        self.best_dir = Path(best_dir) if best_dir is not None else None
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.final_checkpoint = final_checkpoint and self.checkpoint_dir is not None
         pad_id = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
         self.collate_fn = collate_fn or partial(collate, pad_token_id=pad_id)
         self.accelerator = accelerator or Accelerator(
@@ -95,7 +97,132 @@ class Trainer:
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=len(model.adapters) > 1)],
         )
 
+    # ----- the loop ---------------------------------------------------------------------------
+    def train(self, train_dataset, eval_dataset=None, *, resume_from: str | Path | None = None) -> TrainResult:
+        """Train to ``max_steps`` (or ``num_epochs``), evaluating and checkpointing on schedule."""
+        run = self._setup(train_dataset, eval_dataset, resume_from)
+        while not run.done:
+            self._run_epoch(run, train_dataset)
+        run.bar.close()
+        self._final_evaluation(run)
+        return self._finish(run)
+
+    def _run_epoch(self, run: _Run, dataset) -> None:
+        loader = self._epoch_loader(dataset, run.progress["epoch"])
+        if run.progress["batches_done"]:
+            loader = self.accelerator.skip_first_batches(loader, run.progress["batches_done"])
+        for batch in loader:
+            if not self._step(run, batch):
+                continue  # accumulating gradients: no optimizer step yet
+            self._log_step(run)
+            if self.config.eval_every is not None and run.progress["step"] % self.config.eval_every == 0:
+                self._evaluate(run)
+            every = self.config.checkpoint_every
+            if every and run.progress["step"] % every == 0 and self.checkpoint_dir is not None:
+                self._checkpoint(run)
+            if run.done:
+                return
+        run.progress["epoch"] += 1
+        run.progress["batches_done"] = 0
+        if self.config.eval_every is None:
+            self._evaluate(run)
+
+    def _step(self, run: _Run, batch: dict) -> bool:
+        """Forward and backward one micro-batch; True when it completed an optimizer step."""
+        accelerator = self.accelerator
+        with accelerator.accumulate(run.model):
+            loss = run.model(**batch).loss
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and self.config.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(run.params, self.config.max_grad_norm)
+            run.optimizer.step()
+            run.optimizer.zero_grad()
+        run.micro_losses.append(loss.detach())
+        run.progress["batches_done"] += 1
+        if not accelerator.sync_gradients:
+            return False
+        run.scheduler.step()
+        run.progress["step"] += 1
+        run.bar.update(1)
+        run.last_loss = accelerator.gather(torch.stack(run.micro_losses).mean()[None]).mean().item()
+        run.micro_losses = []
+        run.progress["elapsed_s"] = time.perf_counter() - run.start
+        return True
+
+    def _log_step(self, run: _Run) -> None:
+        step = run.progress["step"]
+        if step % self.config.log_every == 0 or step == run.total_steps:
+            run.log.write("train", {"step": step, "epoch": run.progress["epoch"], "loss": run.last_loss,
+                                    "learning_rate": run.scheduler.get_last_lr()[0],
+                                    "elapsed_s": round(run.progress["elapsed_s"], 3)})
+            run.bar.set_postfix(loss=f"{run.last_loss:.4f}")
+
+    def _evaluate(self, run: _Run, *, final: bool = False) -> None:
+        """Evaluate; keep the weights when the metric improved (or, finally, when nothing was kept)."""
+        if run.eval_loader is None:
+            return
+        model = self.model
+        num_labels = model.base_model.config.num_labels if model.task_type == "text_classification" else None
+        metrics = evaluate_model(run.model, run.eval_loader, self.accelerator, model.task_type, num_labels)
+        run.log.write("eval", {"step": run.progress["step"], **metrics})
+        improved = _record_eval(run.progress, metrics, self.config)
+        patience = self.config.early_stopping_patience
+        if not final:
+            run.stopped_early = patience is not None and run.progress["evals_without_improvement"] >= patience
+        if improved or (final and not run.best_metrics):
+            run.best_state, run.best_metrics = self._trainable_state(), metrics
+
+    def _final_evaluation(self, run: _Run) -> None:
+        evals = run.log.history["eval"]
+        evaluated_last_step = bool(evals) and evals[-1]["step"] == run.progress["step"]
+        if not evaluated_last_step and not run.stopped_early:
+            self._evaluate(run, final=True)
+
+    def _finish(self, run: _Run) -> TrainResult:
+        if self.final_checkpoint:  # resumable state of the last step, before the best weights return
+            self._checkpoint(run)
+        if run.best_state is not None:
+            self._load_trainable_state(run.best_state)  # the best evaluation's weights, as the final model
+        result = TrainResult(
+            global_step=run.progress["step"], train_loss=run.last_loss, best_step=run.progress["best_step"],
+            best_metrics=run.best_metrics, wall_time_s=time.perf_counter() - run.start,
+            peak_memory_mb=peak_memory_mb(), stopped_early=run.stopped_early, history=run.log.history,
+        )
+        if self.best_dir is not None and self.accelerator.is_main_process:
+            self.model.save_pretrained(self.best_dir)
+        self.accelerator.wait_for_everyone()
+        return result
+
     # ----- setup ----------------------------------------------------------------------------
+    def _setup(self, train_dataset, eval_dataset, resume_from) -> _Run:
+        config, accelerator = self.config, self.accelerator
+        if len(train_dataset) == 0:
+            raise ValueError("train_dataset is empty: prepare at least one training example")
+        if resume_from is None:
+            set_seed(config.seed)
+        if config.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable()
+        self.model.train()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = self._optimizer(params)
+        total_steps = config.max_steps or config.num_epochs * self._steps_per_epoch(train_dataset)
+        scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=round(config.warmup_ratio * total_steps),
+                                  num_training_steps=total_steps)
+        model, optimizer = accelerator.prepare(self.model, optimizer)
+        eval_loader = None
+        if eval_dataset is not None and len(eval_dataset) > 0:
+            eval_loader = accelerator.prepare_data_loader(
+                DataLoader(eval_dataset, batch_size=config.eval_batch_size, collate_fn=self.collate_fn)
+            )
+        progress = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
+                    "evals_without_improvement": 0, "elapsed_s": 0.0}
+        if resume_from is not None:
+            progress = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
+        log = MetricsLog(self.log_dir, progress["step"], accelerator.is_main_process)
+        bar = tqdm(total=total_steps, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
+        return _Run(model, optimizer, scheduler, params, eval_loader, progress, log, bar, total_steps,
+                    start=time.perf_counter() - progress["elapsed_s"])
+
     def _optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer_name == "adafactor":
             # Fixed learning rate (no relative step), as prompt tuning's paper trains it.
@@ -117,117 +244,11 @@ class Trainer:
         per_process = math.ceil(len(dataset) / (self.config.batch_size * self.accelerator.num_processes))
         return math.ceil(per_process / self.config.gradient_accumulation_steps)
 
-    # ----- the loop ---------------------------------------------------------------------------
-    def train(self, train_dataset, eval_dataset=None, *, resume_from: str | Path | None = None) -> TrainResult:
-        config, accelerator = self.config, self.accelerator
-        if len(train_dataset) == 0:
-            raise ValueError("train_dataset is empty: prepare at least one training example")
-        if resume_from is None:
-            set_seed(config.seed)
-        if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
-        self.model.train()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = self._optimizer(params)
-        total_steps = config.max_steps or config.num_epochs * self._steps_per_epoch(train_dataset)
-        scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=round(config.warmup_ratio * total_steps),
-                                  num_training_steps=total_steps)
-        model, optimizer = accelerator.prepare(self.model, optimizer)
-        eval_loader = None
-        if eval_dataset is not None and len(eval_dataset) > 0:
-            eval_loader = accelerator.prepare_data_loader(
-                DataLoader(eval_dataset, batch_size=config.eval_batch_size, collate_fn=self.collate_fn)
-            )
-
-        progress = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
-                    "evals_without_improvement": 0, "elapsed_s": 0.0}
-        if resume_from is not None:
-            progress = self._resume(Path(resume_from), optimizer, scheduler)
-        log = _MetricsLog(self.output_dir, progress["step"], accelerator.is_main_process)
-        best_state, best_metrics = None, {}
-        stopped_early, last_loss = False, float("nan")
-        start = time.perf_counter() - progress["elapsed_s"]
-        bar = tqdm(total=total_steps, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
-        micro_losses: list[torch.Tensor] = []
-        while progress["step"] < total_steps and not stopped_early:
-            loader = self._epoch_loader(train_dataset, progress["epoch"])
-            if progress["batches_done"]:
-                loader = accelerator.skip_first_batches(loader, progress["batches_done"])
-            for batch in loader:
-                with accelerator.accumulate(model):
-                    loss = model(**batch).loss
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and config.max_grad_norm is not None:
-                        accelerator.clip_grad_norm_(params, config.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad()
-                micro_losses.append(loss.detach())
-                progress["batches_done"] += 1
-                if not accelerator.sync_gradients:
-                    continue
-                scheduler.step()
-                progress["step"] += 1
-                bar.update(1)
-                last_loss = accelerator.gather(torch.stack(micro_losses).mean()[None]).mean().item()
-                micro_losses = []
-                progress["elapsed_s"] = time.perf_counter() - start
-                if progress["step"] % config.log_every == 0 or progress["step"] == total_steps:
-                    log.write("train", {"step": progress["step"], "epoch": progress["epoch"], "loss": last_loss,
-                                        "learning_rate": scheduler.get_last_lr()[0], "elapsed_s": round(progress["elapsed_s"], 3)})
-                    bar.set_postfix(loss=f"{last_loss:.4f}")
-                due_eval = config.eval_every is not None and progress["step"] % config.eval_every == 0
-                if eval_loader is not None and due_eval:
-                    improved, stopped_early, metrics = self._evaluate(model, eval_loader, progress, log)
-                    if improved:
-                        best_state, best_metrics = self._trainable_state(), metrics
-                if config.checkpoint_every and progress["step"] % config.checkpoint_every == 0 and self.output_dir:
-                    self.save_checkpoint(optimizer, scheduler, progress)
-                if progress["step"] >= total_steps or stopped_early:
-                    break
-            else:  # the epoch ran out
-                progress["epoch"] += 1
-                progress["batches_done"] = 0
-                if eval_loader is not None and config.eval_every is None:
-                    improved, stopped_early, metrics = self._evaluate(model, eval_loader, progress, log)
-                    if improved:
-                        best_state, best_metrics = self._trainable_state(), metrics
-        bar.close()
-        evaluated_last_step = bool(log.history["eval"]) and log.history["eval"][-1]["step"] == progress["step"]
-        if eval_loader is not None and not evaluated_last_step and not stopped_early:
-            improved, _, metrics = self._evaluate(model, eval_loader, progress, log)
-            if improved or not best_metrics:
-                best_state, best_metrics = self._trainable_state(), metrics
-        if self.final_checkpoint:  # resumable state of the last step, before the best weights return
-            self.save_checkpoint(optimizer, scheduler, progress)
-        if best_state is not None:
-            self._load_trainable_state(best_state)  # the best evaluation's weights, as the final model
-        result = TrainResult(
-            global_step=progress["step"], train_loss=last_loss, best_step=progress["best_step"], best_metrics=best_metrics,
-            wall_time_s=time.perf_counter() - start, peak_memory_mb=peak_memory_mb(), stopped_early=stopped_early,
-            history=log.history,
-        )
-        if self.output_dir is not None and accelerator.is_main_process:
-            self.model.save_pretrained(self.output_dir / BEST_DIR)
-        accelerator.wait_for_everyone()
-        return result
-
-    def _evaluate(self, model, loader, progress: dict, log: _MetricsLog) -> tuple[bool, bool, dict]:
-        num_labels = self.model.base_model.config.num_labels if self.model.task_type == "text_classification" else None
-        metrics = evaluate_model(model, loader, self.accelerator, self.model.task_type, num_labels)
-        log.write("eval", {"step": progress["step"], **metrics})
-        name = self.config.metric_for_best
-        if name not in metrics:
-            raise ValueError(f"metric_for_best={name!r} is not among the evaluation metrics {sorted(metrics)}")
-        value, best = metrics[name], progress["best_metric"]
-        better = best is None or (value > best if self.config.greater_is_better else value < best)
-        if better:
-            progress.update(best_metric=value, best_step=progress["step"], evals_without_improvement=0)
-        else:
-            progress["evals_without_improvement"] += 1
-        patience = self.config.early_stopping_patience
-        return better, patience is not None and progress["evals_without_improvement"] >= patience, metrics
-
     # ----- state --------------------------------------------------------------------------------
+    def _checkpoint(self, run: _Run) -> Path:
+        return save_checkpoint(self.checkpoint_dir, self.model, run.optimizer, run.scheduler, run.progress,
+                               self.accelerator)
+
     def _trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
 
@@ -237,70 +258,24 @@ class Trainer:
             for name, value in state.items():
                 params[name].copy_(value)
 
-    def save_checkpoint(self, optimizer, scheduler, progress: dict) -> Path:
-        """Write a resumable checkpoint to ``output_dir/checkpoint`` (replaced atomically)."""
-        accelerator = self.accelerator
-        target = self.output_dir / CHECKPOINT_DIR
-        staging = self.output_dir / f".{CHECKPOINT_DIR}.partial"
-        if accelerator.is_main_process:
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            self.model.save_pretrained(staging / "model", training_state=True)
-            checkpoint.save_optimizer(staging, optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer)
-            checkpoint.save_scheduler(staging, scheduler)
-            checkpoint.save_progress(staging, progress)
-        accelerator.wait_for_everyone()
-        checkpoint.save_rng(staging, accelerator.process_index)
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-        accelerator.wait_for_everyone()
-        return target
 
-    def _resume(self, directory: Path, optimizer, scheduler) -> dict:
-        self.model.load_training_state(directory / "model")
-        checkpoint.load_optimizer(directory, optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer)
-        checkpoint.load_scheduler(directory, scheduler)
-        checkpoint.load_rng(directory, self.accelerator.process_index)
-        return checkpoint.load_progress(directory)
-
-
-class _MetricsLog:
-    """Per-step metrics as JSON lines (for tailing) and as JSON arrays (what ``dvc plots`` reads)."""
-
-    def __init__(self, directory: Path | None, resume_step: int, enabled: bool):
-        self.directory = directory if enabled else None
-        self.history: dict[str, list[dict]] = {"train": [], "eval": []}
-        if self.directory is None:
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for kind in self.history:
-            path = self.directory / f"{kind}_log.jsonl"
-            if path.exists():  # keep what a resumed run already logged, drop anything after the checkpoint
-                rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-                self.history[kind] = [row for row in rows if row["step"] <= resume_step]
-            self._flush(kind)
-
-    def write(self, kind: str, row: dict) -> None:
-        self.history[kind].append(row)
-        if self.directory is not None:
-            self._flush(kind)
-
-    def _flush(self, kind: str) -> None:
-        rows = self.history[kind]
-        (self.directory / f"{kind}_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-        (self.directory / f"{kind}_log.json").write_text(json.dumps(rows, indent=1))
-
+def _record_eval(progress: dict, metrics: dict, config: TrainingConfig) -> bool:
+    """Update the best metric and the patience count in ``progress``; True when this evaluation improved."""
+    name = config.metric_for_best
+    if name not in metrics:
+        raise ValueError(f"metric_for_best={name!r} is not among the evaluation metrics {sorted(metrics)}")
+    value, best = metrics[name], progress["best_metric"]
+    better = best is None or (value > best if config.greater_is_better else value < best)
+    if better:
+        progress.update(best_metric=value, best_step=progress["step"], evals_without_improvement=0)
+    else:
+        progress["evals_without_improvement"] += 1
+    return better
 
 
 class PrefixTrainer(Trainer):
-    """Trains prefix tuning and P-tuning v2 models."""
-
-    model_class = PrefixTuningModel
+    """The seed's name for training prefix tuning and P-tuning v2 models: the one ``Trainer`` loop."""
 
 
 class PromptTrainer(Trainer):
-    """Trains prompt tuning models."""
-
-    model_class = PromptTuningModel
+    """The seed's name for training prompt tuning models: the one ``Trainer`` loop."""

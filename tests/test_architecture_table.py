@@ -111,11 +111,11 @@ def _row(family: str, directory: Path) -> str:
     export = {name: _check(lambda: _peft_equal(made[name], base, directory / name)) for name in made if name != "prefix"}
     failed = [f"{'prefix' if name == 'flat' else name}: {cell}" for name, cell in export.items() if cell != "✓"]
     exported = "; ".join(failed) if failed else "✓" if "flat" in export else "prompt only: ✓"
-    if exported == "✓" and any(w is not None for w in made["flat"].sites.windows):
+    if exported == "✓" and any(w is not None for w in made["flat"].attachment.windows):
         exported = "✓ (sequences within the sliding window)"
     through = "—"
     if "flat" in made:
-        sites = made["flat"].sites
+        sites = made["flat"].attachment
         implementation = made["flat"].base_model.config._attn_implementation.removeprefix("prefixes_")
         through = f"attention ({implementation})" if sites.mechanism == "attention" else "KV cache"
     return f"| {family} | `{model_type}` | {prefix} | {flat} | {prompt} | {exported} | {through} |"

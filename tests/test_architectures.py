@@ -81,7 +81,7 @@ def test_falcon_matches_hand_prefilled_cache(variant):
         actual = model(input_ids=ids, attention_mask=mask).logits
     difference = _real_token_diff(actual, expected, mask)
     print(f"Falcon {variant} max|diff|={difference:.2e}")
-    assert model.sites.mechanism == "cache"
+    assert model.attachment.mechanism == "cache"
     assert difference < TOLERANCE
 
 
@@ -190,7 +190,7 @@ def test_sliding_window_rule_prefix_conditions_every_position(family):
         actual = model(input_ids=ids, attention_mask=mask).logits
     difference = _real_token_diff(actual, expected, mask)
     print(f"{family} window 4 max|diff|={difference:.2e}")
-    assert 4 in attention.windows and model.sites.windows == tuple(attention.windows)
+    assert 4 in attention.windows and model.attachment.windows == tuple(attention.windows)
     assert difference < TOLERANCE
 
 

@@ -148,7 +148,7 @@ def test_prefix_text_init_reproduces_the_text_activations(minilm_tokenizer):
             _bert_for(minilm_tokenizer), PrefixConfig(prefix_length=5, init="text", init_text=text, reparameterization=reparameterization),
             tokenizer=minilm_tokenizer,
         )
-        expected = model._text_activations(text, 5)
+        expected = model.adapter_method.text_activations(text, 5)
         assert torch.allclose(model.adapters["default"].folded(), expected, atol=1e-4)
     zero = PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=5, init="zero"))
     assert zero.adapters["default"].folded().abs().max() == 0

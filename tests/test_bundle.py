@@ -289,9 +289,13 @@ def test_predict_generates_only_new_tokens_per_task(tokenizer, tmp_path):
     answers = bundle.predict(requests, max_new_tokens=5)
     for request, answer in zip(requests, answers):
         alone = PrefixTuningModel.from_pretrained(artifacts[request["task"]], base_model=base).eval()
-        ids = tokenizer(request["text"], return_tensors="pt", return_token_type_ids=False)
-        output = alone.generate(**ids, max_new_tokens=5, do_sample=False, pad_token_id=0)
-        expected = tokenizer.decode(output[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        # The causal format's prompt: the tokenizer's leading special token, then the default
+        # template "{source}\n" (the MiniLM tokenizer drops the newline).
+        prompt = [tokenizer.cls_token_id] + tokenizer(request["text"] + "\n", add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prompt])
+        output = alone.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, do_sample=False,
+                                pad_token_id=0)
+        expected = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
         assert answer == {**request, "prediction": expected}
 
 

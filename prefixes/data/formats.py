@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
-from prefixes.data.sources import DataError, Example
+from prefixes.data.example import DataError, Example
 from prefixes.data.truncation import (
     IGNORE_INDEX,
     TruncationReport,
@@ -35,16 +35,9 @@ class ClassificationFormat:
     def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
         """Tokenise with truncation to `max_length` (longest text of a pair first)."""
         labels = [self._label_id(index, example) for index, example in enumerate(examples)]
-        texts = [example.text for example in examples]
-        pairs = _text_pairs(examples)
-        lengths = token_counts(self.tokenizer, texts, pairs)
-        encoded = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length)
-        features = [
-            {"input_ids": ids, "attention_mask": mask, "labels": label}
-            for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"], labels)
-        ]
-        truncated = sum(length > self.max_length for length in lengths)
-        report = TruncationReport(len(examples), truncated, self.max_length)
+        features, report = classification_inputs(self.tokenizer, examples, self.max_length)
+        for feature, label in zip(features, labels):
+            feature["labels"] = label
         return features, report_truncation(report, "classification")
 
     def _label_id(self, index: int, example: Example) -> int:
@@ -54,6 +47,23 @@ class ClassificationFormat:
                 f"allowed labels {self.label_names}: fix the data or pass the full label_names."
             )
         return self._label_ids[example.label]
+
+
+def classification_inputs(
+    tokenizer: Any, examples: list[Example], max_length: int
+) -> tuple[list[dict], TruncationReport]:
+    """input_ids and attention_mask of classification examples (labels not needed), as the
+    classification format tokenises them: truncated to `max_length`, longest text of a pair first."""
+    texts = [example.text for example in examples]
+    pairs = _text_pairs(examples)
+    lengths = token_counts(tokenizer, texts, pairs)
+    encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    features = [
+        {"input_ids": ids, "attention_mask": mask}
+        for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])
+    ]
+    truncated = sum(length > max_length for length in lengths)
+    return features, TruncationReport(len(examples), truncated, max_length)
 
 
 def _text_pairs(examples: list[Example]) -> list[str] | None:

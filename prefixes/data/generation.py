@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefixes.data.sources import DataError, Example
+from prefixes.data.example import DataError, Example
 from prefixes.data.truncation import (
     IGNORE_INDEX,
     TruncationReport,
@@ -13,6 +13,8 @@ from prefixes.data.truncation import (
 )
 
 SOURCE_SLOT = "{source}"
+CAUSAL_TEMPLATE = "{source}\n"
+SEQ2SEQ_TEMPLATE = "{source}"
 
 
 def _split_template(template: str) -> tuple[str, str]:
@@ -62,7 +64,7 @@ class CausalGenerationFormat:
         tokenizer: Any,
         max_length: int,
         max_target_length: int | None = None,
-        template: str = "{source}\n",
+        template: str = CAUSAL_TEMPLATE,
     ) -> None:
         if tokenizer.eos_token_id is None:
             raise DataError(
@@ -125,24 +127,7 @@ class CausalGenerationFormat:
     def _prompt_parts(
         self, examples: list[Example]
     ) -> list[tuple[list[int], list[int], list[int]]]:
-        """(special + template-before, source, template-after) token ids of each prompt.
-
-        A token belongs to the source when its characters overlap the source text, so only
-        source tokens are ever truncated.
-        """
-        prompts = [self._before + example.text + self._after for example in examples]
-        encoded = self.tokenizer(
-            prompts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        parts = []
-        begin = len(self._before)
-        for example, ids, offsets in zip(examples, encoded["input_ids"], encoded["offset_mapping"]):
-            end = begin + len(example.text)
-            head = [i for i, (_, stop) in zip(ids, offsets) if stop <= begin]
-            tail = [i for i, (start, _) in zip(ids, offsets) if start >= end]
-            source = ids[len(head) : len(ids) - len(tail)]
-            parts.append((self._special + head, source, tail))
-        return parts
+        return causal_prompt_parts(self.tokenizer, examples, self._before, self._after, self._special)
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
@@ -160,7 +145,7 @@ class Seq2SeqGenerationFormat:
         tokenizer: Any,
         max_length: int,
         max_target_length: int | None = None,
-        template: str = "{source}",
+        template: str = SEQ2SEQ_TEMPLATE,
     ) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -205,3 +190,38 @@ class Seq2SeqGenerationFormat:
             for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])
         ]
         return features, [length > self.max_length for length in lengths]
+
+
+def causal_prompt_parts(
+    tokenizer: Any, examples: list[Example], before: str, after: str, special: list[int]
+) -> list[tuple[list[int], list[int], list[int]]]:
+    """(special + template-before, source, template-after) token ids of each causal prompt.
+
+    The prompt is tokenised as one string; a token belongs to the source when its characters
+    overlap the source text, so only source tokens are ever truncated.
+    """
+    prompts = [before + example.text + after for example in examples]
+    encoded = tokenizer(prompts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    parts = []
+    begin = len(before)
+    for example, ids, offsets in zip(examples, encoded["input_ids"], encoded["offset_mapping"]):
+        end = begin + len(example.text)
+        head = [i for i, (_, stop) in zip(ids, offsets) if stop <= begin]
+        tail = [i for i, (start, _) in zip(ids, offsets) if start >= end]
+        source = ids[len(head) : len(ids) - len(tail)]
+        parts.append((special + head, source, tail))
+    return parts
+
+
+def prompt_ids(tokenizer: Any, examples: list[Example], template: str | None, *, causal: bool) -> list[list[int]]:
+    """Untruncated prompt ids, token for token what the causal / seq2seq format feeds the model.
+
+    For serving, which checks lengths itself instead of truncating; ``template=None`` is the
+    format's default.
+    """
+    template = template or (CAUSAL_TEMPLATE if causal else SEQ2SEQ_TEMPLATE)
+    before, after = _split_template(template)
+    if causal:
+        parts = causal_prompt_parts(tokenizer, examples, before, after, _special_prefix(tokenizer))
+        return [head + source + tail for head, source, tail in parts]
+    return tokenizer([before + example.text + after for example in examples])["input_ids"]

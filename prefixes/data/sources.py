@@ -10,33 +10,14 @@ import difflib
 import json
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-
-class DataError(ValueError):
-    """Bad input data: the message says which file, column and value, and how to fix it."""
-
-
-@dataclass(frozen=True)
-class Example:
-    """One raw example, independent of how a task format will tokenise it."""
-
-    text: str
-    """Classification text, generation source, or QA question."""
-    label: str | None = None
-    """Classification label name."""
-    text_pair: str | None = None
-    """Second text for pair classification (NLI), or the context for extractive QA."""
-    target: str | None = None
-    """Generation target or dialogue reply."""
-    answers: tuple[tuple[str, int], ...] | None = None
-    """Extractive QA answers as (answer_text, char_start in text_pair)."""
+from prefixes.data.example import FIELDS, DataError, Example
+from prefixes.data.packaged import iter_packaged
 
 
-FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Example))
 PACKAGED_SOURCES: tuple[str, ...] = ("bbc_news", "drug_reviews", "chitchat", "chatterbot_qa")
 FILE_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 
@@ -70,9 +51,6 @@ def load_source(
 def _iter_source(
     source: str, columns: dict[str, str] | None, split: str | None
 ) -> Iterator[Example]:
-    # Imported here: packaged.py needs Example and DataError from this module.
-    from prefixes.data.packaged import iter_packaged
-
     if source in PACKAGED_SOURCES:
         if columns is not None:
             raise DataError(

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prefixes.data.sources import FIELDS, DataError, Example
+from prefixes.data.example import FIELDS, DataError, Example
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "eval", "test")
 

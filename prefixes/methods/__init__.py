@@ -1,1 +1,2 @@
-"""One module per method: the parameters it trains and how they start."""
+"""One folder per method (config, module + initialisation, wrapper), each registered once in
+``prefixes.methods.registry``."""

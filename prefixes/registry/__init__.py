@@ -7,8 +7,8 @@
     model = registry.get("sst2", "prefix", "production").load()
 
 Versions are immutable and appear atomically; identical content is stored once; aliases are the
-only mutable part and keep their full history. Common method names are listed in `COMMON_METHODS`,
-but any valid name is accepted.
+only mutable part and keep their full history. Method names are usually those of
+`prefixes.methods.registry.method_names()`, but any valid name is accepted.
 """
 
 from prefixes.registry.aliases import AliasEvent, AliasFile
@@ -21,13 +21,12 @@ from prefixes.registry.errors import (
     SchemaVersionError,
 )
 from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
-from prefixes.registry.names import COMMON_METHODS, NAME_PATTERN
+from prefixes.registry.names import NAME_PATTERN
 from prefixes.registry.entry import Entry
 from prefixes.registry.store import Registry
 from prefixes.registry.verify import Problem, VerifyReport
 
 __all__ = [
-    "COMMON_METHODS",
     "NAME_PATTERN",
     "SCHEMA_VERSION",
     "AliasEvent",

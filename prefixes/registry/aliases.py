@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prefixes.registry.atomic import write_atomic
+from prefixes.io import write_atomic
 from prefixes.registry.errors import RegistryError
 
 ALIASES_FILE = "aliases.json"

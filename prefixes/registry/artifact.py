@@ -1,68 +1,26 @@
-"""Reading a folded prefix artifact directory and hashing its files.
+"""Checking a folded artifact directory before publishing it, and hashing its files.
 
 An artifact is what the model's `save_pretrained(dir)` writes: `prefix_config.json` and
-`prefix.safetensors`. The config format belongs to the model code, so it is read leniently here
-(unknown keys are ignored) and only the fields the registry records are required.
+`prefix.safetensors`; its config is read with the one artifact schema, `prefixes.artifact.schema`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from prefixes.artifact.schema import ARTIFACT_FILES, ArtifactConfig, read_artifact_config
 from prefixes.registry.errors import ArtifactError
 from prefixes.registry.metadata import FileRecord
 
-CONFIG_FILE = "prefix_config.json"
-WEIGHTS_FILE = "prefix.safetensors"
 METADATA_FILE = "metadata.json"
-REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 
 _CHUNK = 1 << 20
 
 
-class ArtifactBaseModel(BaseModel):
-    """`base_model` block of prefix_config.json."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name_or_path: str
-    model_type: str | None = None
-    fingerprint: str | None = None
-    revision: str | None = None
-
-
-class ArtifactConfig(BaseModel):
-    """The fields of prefix_config.json that the registry records."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    method: str
-    form: str
-    task_type: str | None = None
-    base_model: ArtifactBaseModel
-    method_config: dict[str, Any]
-    # The resolved shape is written either as one `shape` block or as the prefix `layout` plus the
-    # model's `hidden_size` (prompt artifacts have no layout); both spellings are accepted.
-    shape: dict[str, Any] | None = None
-    layout: dict[str, Any] | None = None
-    hidden_size: int | None = None
-    library_versions: dict[str, str] = {}
-
-    def resolved_shape(self) -> dict[str, Any]:
-        """The shape block to record, whichever spelling the artifact used."""
-        if self.shape is not None:
-            return self.shape
-        return {"layout": self.layout, "hidden_size": self.hidden_size}
-
-
-def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
+def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     """Validate `artifact_dir` and return its config and the files to publish (sorted by name).
 
     Every top-level regular file is published; symlinks and subdirectories are refused because a
@@ -82,13 +40,16 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
                 "artifact directory"
             )
         files.append(Path(entry.path))
-    missing = [name for name in REQUIRED_FILES if not (artifact_dir / name).is_file()]
+    missing = [name for name in ARTIFACT_FILES if not (artifact_dir / name).is_file()]
     if missing:
         raise ArtifactError(
             f"{artifact_dir} is not a prefix artifact: missing {', '.join(missing)} "
             "(write it with the model's save_pretrained)"
         )
-    config = _read_config(artifact_dir / CONFIG_FILE)
+    try:
+        config = read_artifact_config(artifact_dir)
+    except ValueError as error:
+        raise ArtifactError(str(error)) from None
     if config.form != "folded":
         raise ArtifactError(
             f"{artifact_dir} holds form {config.form!r}, but the registry stores only folded "
@@ -96,14 +57,6 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
             "default, not `training_state=True`) and publish that directory"
         )
     return config, files
-
-
-def _read_config(path: Path) -> ArtifactConfig:
-    try:
-        return ArtifactConfig.model_validate(json.loads(path.read_bytes()))
-    except ValueError as error:  # json.JSONDecodeError and pydantic.ValidationError
-        detail = str(error) if isinstance(error, ValidationError) else f"invalid JSON: {error}"
-        raise ArtifactError(f"{path} is not a valid prefix config: {detail}") from None
 
 
 def copy_and_hash(source: Path, destination: Path) -> FileRecord:
@@ -118,17 +71,6 @@ def copy_and_hash(source: Path, destination: Path) -> FileRecord:
         dst.flush()
         os.fsync(dst.fileno())
     return FileRecord(name=destination.name, sha256=digest.hexdigest(), size=size)
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """Return (hex sha256, size in bytes) of the file at `path`."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def content_digest(files: Iterable[FileRecord]) -> str:

@@ -1,4 +1,4 @@
-"""Durable, atomic file-system primitives: fsync'd writes, atomic replace, advisory locks.
+"""Durable writes inside staging dirs and advisory locks (atomic replace lives in `prefixes.io`).
 
 A version is only as safe as its weakest write: files are fsync'd before the rename that makes them
 visible, and the parent directory is fsync'd after it, so a power cut leaves either the old state or
@@ -9,23 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-# Prefix of every temporary file the registry writes next to a real one; readers skip them and the
-# registry's .gitignore keeps them out of git.
-TEMP_PREFIX = ".tmp-"
-
-
-def fsync_dir(path: Path) -> None:
-    """Persist a directory's entries (new, renamed or removed names inside it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_durable(path: Path, data: bytes) -> None:
@@ -34,21 +20,6 @@ def write_durable(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old or the new content, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 @contextmanager

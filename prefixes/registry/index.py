@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from prefixes.registry.artifact import METADATA_FILE
-from prefixes.registry.atomic import write_atomic
+from prefixes.io import write_atomic
 from prefixes.registry.errors import RegistryError
 from prefixes.registry.metadata import read_metadata
 from prefixes.registry.names import format_version, parse_version

@@ -67,14 +67,14 @@ class EntryMetadata(_Strict):
 
     schema_version: Literal[2] = Field(description="Version of this schema.")
     task: str = Field(description="Task name, the first path component.")
-    method: str = Field(description="Registry method name, e.g. 'prefix', 'prompt', 'p_tuning_v2'.")
+    method: str = Field(description="Method name, usually one of prefixes.methods.registry.method_names().")
     version: str = Field(description="Version directory name, 'v1', 'v2', ...")
     created_at: datetime = Field(description="Publication time (UTC).")
     digest: str = Field(
         pattern=_SHA256, description="sha256 over the sorted (name, sha256) of the artifact files."
     )
     form: Literal["folded"] = Field(description="Only folded inference prefixes are stored.")
-    adapter_method: str = Field(description="`method` from prefix_config.json ('prefix'|'prompt').")
+    adapter_method: str = Field(description="`method` from prefix_config.json, the method that saved it.")
     task_type: str | None = Field(description="`task_type` from prefix_config.json.")
     base_model: BaseModelInfo
     method_config: dict[str, Any] = Field(description="The prefix/prompt config as trained.")

@@ -9,8 +9,6 @@ from __future__ import annotations
 from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.registry.errors import InvalidNameError
 
-# Method names in use by the library; any valid name is accepted so new methods need no change here.
-COMMON_METHODS = ("prefix", "prompt", "p_tuning_v2")
 
 # Top-level entries of the registry root that a task directory must not shadow.
 RESERVED_TASK_NAMES = frozenset({"registry.json", "readme.md"})

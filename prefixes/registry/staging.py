@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefixes.registry.artifact import METADATA_FILE
-from prefixes.registry.atomic import fsync_dir, try_lock, write_durable
+from prefixes.io import fsync_dir
+from prefixes.registry.atomic import try_lock, write_durable
 from prefixes.registry.metadata import EntryMetadata
 from prefixes.registry.names import format_version
 

@@ -25,9 +25,11 @@ from pydantic_core import PydanticSerializationError
 
 from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
 from prefixes.registry.aliases import move_alias, read_aliases
-from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash, hash_file
-from prefixes.registry.artifact import read_artifact
-from prefixes.registry.atomic import TEMP_PREFIX, exclusive_lock, fsync_dir, write_atomic
+from prefixes.artifact.schema import ArtifactConfig
+from prefixes.io import TEMP_PREFIX, fsync_dir, sha256_file, write_atomic
+from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash
+from prefixes.registry.artifact import publishable_files
+from prefixes.registry.atomic import exclusive_lock
 from prefixes.registry.entry import Entry
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError
 from prefixes.registry.errors import SchemaVersionError
@@ -36,10 +38,11 @@ from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetad
 from prefixes.registry.metadata import read_metadata
 from prefixes.registry.names import LATEST, format_version, is_valid_name, parse_version
 from prefixes.registry.names import validate_alias, validate_name, validate_task
-from prefixes.registry.provenance import dvc_info, git_info, library_versions
+from prefixes.registry.provenance import dvc_info, git_info
 from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs
 from prefixes.registry.staging import staging_dir
 from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
+from prefixes.versions import library_versions
 
 LAYOUT_FILE = "registry.json"
 LAYOUT_VERSION = 1
@@ -59,7 +62,7 @@ class Registry:
 
     # ----- reading -------------------------------------------------------------------------------
 
-    def get(self, task: str, method: str = "prefix", version: str = LATEST) -> Entry:
+    def get(self, task: str, method: str, version: str = LATEST) -> Entry:
         """Return `version` ('latest', 'vN' or an alias) of `task`/`method`."""
         namespace = self._namespace(task, method)
         return _entry(namespace / self._resolve(namespace, version))
@@ -80,7 +83,7 @@ class Registry:
                     entries.append(_entry(namespace / format_version(number)))
         return entries
 
-    def aliases(self, task: str, method: str = "prefix") -> AliasFile:
+    def aliases(self, task: str, method: str) -> AliasFile:
         """Current aliases and their history for `task`/`method`."""
         return read_aliases(self._namespace(task, method) / ALIASES_FILE)
 
@@ -114,7 +117,7 @@ class Registry:
         Everything that can be wrong with the inputs is checked before the first write.
         """
         namespace = self._namespace(task, method)
-        config, files = read_artifact(Path(artifact_dir))
+        config, files = publishable_files(Path(artifact_dir))
         records = [_record(path) for path in files]
         try:
             draft = EntryMetadata(
@@ -126,24 +129,23 @@ class Registry:
                 created_at=datetime.now(timezone.utc),
                 digest=content_digest(records),
                 form="folded",
-                adapter_method=config.method,
-                task_type=config.task_type,
-                base_model=BaseModelInfo(**config.base_model.model_dump()),
-                method_config=config.method_config,
-                shape=config.resolved_shape(),
+                **_artifact_fields(config),
                 training_params=training_params or {},
                 metrics=metrics or {},
                 dataset_fingerprint=dataset_fingerprint,
                 git=git_info(Path.cwd(), self.root),
                 dvc=dvc_info(None if dvc_lock is None else Path(dvc_lock), dvc_stage),
                 library_versions=dict(library_versions()),
-                artifact_library_versions=config.library_versions,
                 files=records,
             )
             draft.to_json()  # unserialisable training params must fail here, before any write
         except (ValidationError, PydanticSerializationError) as error:
             raise RegistryError(f"cannot publish {artifact_dir}: {error}") from None
 
+        return self._store(files, records, namespace, draft)
+
+    def _store(self, files: list[Path], records: list[FileRecord], namespace: Path, draft: EntryMetadata) -> Entry:
+        """Copy the files into a staging dir and rename it to the next free version (or find a duplicate)."""
         self._ensure_layout()
         clean_stale_staging(self.root)
         with staging_dir(self.root) as stage:
@@ -237,12 +239,24 @@ class Registry:
                 write_atomic(self.root / name, content.encode())
 
 
+def _artifact_fields(config: ArtifactConfig) -> dict[str, Any]:
+    """The metadata fields copied from the artifact's prefix_config.json."""
+    return {
+        "adapter_method": config.method,
+        "task_type": config.task_type,
+        "base_model": BaseModelInfo(**config.base_model.model_dump(include=set(BaseModelInfo.model_fields))),
+        "method_config": config.method_config,
+        "shape": config.resolved_shape(),
+        "artifact_library_versions": config.library_versions,
+    }
+
+
 def _entry(path: Path) -> Entry:
     return Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
 
 
 def _record(path: Path) -> FileRecord:
-    sha, size = hash_file(path)
+    sha, size = sha256_file(path)
     return FileRecord(name=path.name, sha256=sha, size=size)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefixes.registry.aliases import ALIASES_FILE, read_aliases
-from prefixes.registry.artifact import METADATA_FILE, content_digest, hash_file
+from prefixes.io import sha256_file
+from prefixes.registry.artifact import METADATA_FILE, content_digest
 from prefixes.registry.errors import RegistryError
 from prefixes.registry.index import version_numbers
 from prefixes.registry.metadata import EntryMetadata, read_metadata
@@ -48,7 +49,7 @@ def check_files(entry: str, path: Path, metadata: EntryMetadata) -> list[Problem
         problems.append(Problem(entry, name, "no such file", "unexpected file"))
     for record in metadata.files:
         try:
-            sha, size = hash_file(path / record.name)
+            sha, size = sha256_file(path / record.name)
         except FileNotFoundError:
             problems.append(Problem(entry, record.name, f"sha256 {record.sha256}", "missing"))
             continue

@@ -31,7 +31,7 @@ def test_every_problem_is_reported_with_its_key(tmp_path):
         params["training"]["lerning_rate"] = 0.1
         params["task_names"].append("imdb")
         params["tasks"]["bbc_news"]["format"] = "sentiment"
-        params["methods"]["prefix"]["prefix"]["prefix_length"] = 0
+        params["methods"]["prefix"]["config"]["prefix_length"] = 0
 
     with pytest.raises(ParamsError) as error:
         load_params(_write(tmp_path, break_it))

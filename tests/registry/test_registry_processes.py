@@ -42,7 +42,8 @@ print(json.dumps(results), flush=True)
 LOOPING_CHILD = CHILD_PRELUDE + """
 root, work = sys.argv[1:]
 registry = Registry(root)
-config = json.dumps({"method": "prefix", "form": "folded", "base_model": {"name_or_path": "m"},
+config = json.dumps({"method": "prefix", "form": "folded", "task_type": "text_generation",
+                     "base_model": {"name_or_path": "m", "model_type": "gpt2", "fingerprint": "f00d"},
                      "method_config": {}, "shape": {}})
 print("ready", flush=True)
 for i in range(10**6):

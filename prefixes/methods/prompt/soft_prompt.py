@@ -1,15 +1,11 @@
-"""Prompt tuning (Lester et al. 2021): a soft prompt of learned embeddings prepended to the input."""
+"""The soft prompt module: learned input embeddings, and how they start."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from prefixes.config import PromptConfig
-
-# Lester et al. train the soft prompt with Adafactor at a constant 0.3.
-TRAINING_DEFAULTS = {"learning_rate": 0.3, "optimizer": "adafactor"}
-
+from prefixes.methods.prompt.config import PromptConfig
 
 class SoftPrompt(nn.Module):
     """``forward()`` returns the prompt embeddings (P, hidden)."""

@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 
-from prefixes.artifact import ArtifactConfig
-from prefixes.config import PromptConfig
+from prefixes.artifact.schema import ArtifactConfig
 from prefixes.inject_attach import prefixes_attached
-from prefixes.methods.prompt import TRAINING_DEFAULTS, SoftPrompt
+from prefixes.methods.interface import AdapterMethod
+from prefixes.methods.prompt.config import PromptConfig
+from prefixes.methods.prompt.soft_prompt import SoftPrompt
 from prefixes.model import AdaptedModel
 
 # Targets that index token positions move right by the prompt length.
 _POSITION_TARGETS = ("start_positions", "end_positions")
+
+
+class PromptMethod(AdapterMethod):
+    """Soft prompts in the width of the base model's input embeddings."""
+
+    config_class = PromptConfig
+
+    def new_adapter(self, config: PromptConfig) -> SoftPrompt:
+        return SoftPrompt(config, self.base_model.get_input_embeddings().weight.shape[1])
+
+    def initialize(self, adapter: SoftPrompt) -> None:
+        adapter.initialize(self.base_model.get_input_embeddings(), self.tokenizer)
+
+    def folded_tensors(self, adapter: SoftPrompt) -> dict[str, torch.Tensor]:
+        return {"prompt": adapter().detach().clone()}
+
+    def adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> SoftPrompt:
+        adapter = self.new_adapter(PromptConfig.model_validate(config.method_config))
+        source = tensors["prompt"] if config.form == "folded" else tensors["adapter.embedding"]
+        with torch.no_grad():
+            adapter.embedding.copy_(source)
+        return adapter
+
+    def peft_adapter(self, adapter: SoftPrompt, max_length: int | None) -> tuple[dict, torch.Tensor]:
+        tensor = adapter().detach()
+        fields = {
+            "peft_type": "PROMPT_TUNING",
+            "prompt_tuning_init": "RANDOM",  # the trained weights are loaded over it
+            "token_dim": tensor.shape[1],
+            "num_attention_heads": self.base_model.config.get_text_config().num_attention_heads,
+        }
+        return fields, tensor
 
 
 class PromptTuningModel(AdaptedModel):
@@ -25,31 +56,7 @@ class PromptTuningModel(AdaptedModel):
     unmasked tokens, so each example sees exactly what it would alone.
     """
 
-    method: ClassVar[str] = "prompt"
-    methods: ClassVar[frozenset[str]] = frozenset({"prompt"})
-
-    @classmethod
-    def _config_class(cls):
-        return PromptConfig
-
-    def training_defaults(self) -> dict:
-        return TRAINING_DEFAULTS
-
-    def _new_adapter(self, config: PromptConfig) -> SoftPrompt:
-        return SoftPrompt(config, self.base_model.get_input_embeddings().weight.shape[1])
-
-    def _initialize(self, adapter: SoftPrompt) -> None:
-        adapter.initialize(self.base_model.get_input_embeddings(), self.tokenizer)
-
-    def _folded_tensors(self, adapter: SoftPrompt) -> dict[str, torch.Tensor]:
-        return {"prompt": adapter().detach().clone()}
-
-    def _adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> SoftPrompt:
-        adapter = self._new_adapter(PromptConfig.model_validate(config.method_config))
-        source = tensors["prompt"] if config.form == "folded" else tensors["adapter.embedding"]
-        with torch.no_grad():
-            adapter.embedding.copy_(source)
-        return adapter
+    method_class = PromptMethod
 
     def _prompted(self, task_ids, input_ids, attention_mask, inputs_embeds):
         """Input embeddings and mask with each example's prompt in front; also the prompt lengths."""

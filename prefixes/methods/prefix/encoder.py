@@ -1,4 +1,4 @@
-"""Prefix tuning (Li & Liang 2021) and P-tuning v2 (Liu et al. 2022): learned keys/values per attention site.
+"""The prefix module: learned keys/values per attention site, and how they start.
 
 With reparameterisation, a small MLP maps P learned embeddings to the prefix while training (this
 stabilises optimisation); for inference the MLP's output is folded into a plain tensor. Without
@@ -10,17 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prefixes.config import PrefixConfig
+from prefixes.methods.prefix.config import PrefixConfig
 from prefixes.inject import PrefixLayout
-
-# Starting hyperparameters. Li & Liang train the MLP-reparameterised prefix with AdamW at
-# 5e-5..8e-5 on GPT-2 for many epochs; P-tuning v2 uses 5e-3..1e-2 for flat prefixes. With short
-# CPU budgets on small models, the higher ends of those ranges converge in a few hundred steps.
-TRAINING_DEFAULTS = {
-    "prefix": {"learning_rate": 1e-3, "optimizer": "adamw"},
-    "p_tuning_v2": {"learning_rate": 1e-2, "optimizer": "adamw"},
-}
-
 
 class PrefixEncoder(nn.Module):
     """One task's prefix. ``forward()`` returns (P, sites, 2, kv_heads, head_dim); 2 = key, value."""

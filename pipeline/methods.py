@@ -1,0 +1,61 @@
+"""The `methods` section of params.yaml: each registered method's config fields and training overrides.
+
+Which methods exist is the library's method registry's business; params only name them. A
+method's config is validated by its own config class, completed per task where the method says
+how (prompt tuning's class-label words), so no method name is spelled out here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from pipeline.overrides import TrainingOverrides
+from prefixes.methods.registry import get_method, method_names
+from prefixes.strict import StrictModel
+
+STAND_IN_LABELS = ["label"]
+"""Label names used to validate a config before any task's data is read."""
+
+
+class MethodSettings(StrictModel):
+    """A method's configuration fields and its training overrides."""
+
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of the method's config class; unset fields take the method's defaults.",
+    )
+    training: TrainingOverrides = Field(  # type: ignore[valid-type]
+        default_factory=TrainingOverrides, description="Overrides of the shared `training` section."
+    )
+
+
+def kind_problems(names: list[str], kind: str) -> list[str]:
+    """Names in a list of methods of one kind that the registry does not know as that kind."""
+    return [f"{name!r} is not a registered {kind} method; registered: {method_names(kind)}"
+            for name in names if name not in method_names(kind)]
+
+
+def config_problems(methods: dict[str, MethodSettings]) -> list[str]:
+    """Unknown methods and config fields their method's config class refuses."""
+    problems = []
+    for name, settings in methods.items():
+        try:
+            get_method(name).config_for_task(settings.config, STAND_IN_LABELS)
+        except ValueError as error:  # an unknown method, or pydantic's ValidationError
+            problems += _config_errors(name, error)
+    return problems
+
+
+def _config_errors(owner: str, error: ValueError) -> list[str]:
+    if not isinstance(error, ValidationError):
+        return [f"{owner}: {error}"]
+    return [f"{owner}.config.{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()]
+
+
+def method_config(methods: dict[str, MethodSettings], method: str, label_names: list[str] | None):
+    """The method's config for a task with these labels."""
+    settings = methods.get(method, MethodSettings())
+    return get_method(method).config_for_task(settings.config, label_names)

@@ -1,0 +1,55 @@
+"""What a model wrapper asks of its method: the small interface every adapter method implements.
+
+The wrapper (``prefixes.model.AdaptedModel``) freezes the base model, keeps the bank of adapters
+and saves/loads them; it holds one ``AdapterMethod``, built over its base model, for everything
+that depends on what an adapter is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+from prefixes.artifact.schema import ArtifactConfig
+
+
+class AdapterMethod(ABC):
+    """One method's adapters over one base model."""
+
+    config_class: ClassVar[type[BaseModel]]
+
+    def __init__(self, base_model: nn.Module, tokenizer: Any = None):
+        self.base_model = base_model
+        self.tokenizer = tokenizer
+
+    @abstractmethod
+    def new_adapter(self, config: BaseModel) -> nn.Module:
+        """A fresh adapter (an ``nn.Module`` with ``.config`` and ``.length``, its virtual tokens)."""
+
+    @abstractmethod
+    def initialize(self, adapter: nn.Module) -> None:
+        """Start ``adapter`` from its config's initialisation (text, vocabulary sample, ...)."""
+
+    @abstractmethod
+    def folded_tensors(self, adapter: nn.Module) -> dict[str, torch.Tensor]:
+        """The inference form of ``adapter``, as the tensors of a folded artifact."""
+
+    @abstractmethod
+    def adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> nn.Module:
+        """The adapter stored in an artifact (folded, or training form with ``adapter.*`` tensors)."""
+
+    def layout(self) -> dict | None:
+        """Where the adapter enters the base model, recorded in artifacts and checked on load."""
+        return None
+
+    def peft_adapter(self, adapter: nn.Module, max_length: int | None) -> tuple[dict, torch.Tensor]:
+        """PEFT's config fields and weight tensor for ``adapter`` (see prefixes.peft_export); ``max_length``
+        bounds the sequences the export will see, where that decides whether PEFT computes the same."""
+        raise ValueError(f"{type(self).__name__} has no PEFT equivalent: use save_pretrained instead")
+
+    def device(self) -> torch.device:
+        return next(self.base_model.parameters()).device

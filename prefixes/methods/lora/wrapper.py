@@ -1,0 +1,30 @@
+"""LoRA through PEFT, on every linear layer of the base model."""
+
+from __future__ import annotations
+
+from peft import LoraConfig as PeftLoraConfig
+from peft import get_peft_model
+from torch import nn
+from transformers import PreTrainedModel
+
+from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
+
+_PEFT_TASK_TYPES = {
+    "text_generation": "CAUSAL_LM",
+    "text_classification": "SEQ_CLS",
+    "seq2seq_generation": "SEQ_2_SEQ_LM",
+    "token_classification": "TOKEN_CLS",
+    "question_answering": "QUESTION_ANS",
+}
+
+
+class LoraModel(FullFinetuneModel):
+    """A frozen transformers model with trained low-rank updates (and PEFT's task head)."""
+
+    def _trained_model(self, base: PreTrainedModel) -> nn.Module:
+        config = PeftLoraConfig(task_type=_PEFT_TASK_TYPES[self.task_type], r=self.method_config.r,
+                                lora_alpha=self.method_config.alpha, target_modules="all-linear")
+        return get_peft_model(base, config)
+
+    def num_base_parameters(self) -> int:
+        return sum(p.numel() for n, p in self.base_model.named_parameters() if "lora_" not in n)

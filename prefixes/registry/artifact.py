@@ -1,8 +1,8 @@
 """Reading a folded prefix artifact directory and hashing its files.
 
 An artifact is what the model's `save_pretrained(dir)` writes: `prefix_config.json` and
-`prefix.safetensors`. The config format belongs to the model code, so it is read leniently here
-(unknown keys are ignored) and only the fields the registry records are required.
+`prefix.safetensors`. Publishing opens it the way the loader will (config schema, safetensors
+header, tensor names and shapes, see `artifact_config`), so what is stored can be loaded.
 """
 
 from __future__ import annotations
@@ -12,55 +12,19 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from prefixes.registry.artifact_config import ArtifactConfig, check_tensors, parse_config
 from prefixes.registry.errors import ArtifactError
 from prefixes.registry.metadata import FileRecord
+from prefixes.registry.names import METADATA_FILE, file_name_problem
+from prefixes.registry.reading import open_regular
+from prefixes.registry.safetensors_header import read_header
 
 CONFIG_FILE = "prefix_config.json"
 WEIGHTS_FILE = "prefix.safetensors"
-METADATA_FILE = "metadata.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 
 _CHUNK = 1 << 20
-
-
-class ArtifactBaseModel(BaseModel):
-    """`base_model` block of prefix_config.json."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name_or_path: str
-    model_type: str | None = None
-    fingerprint: str | None = None
-    revision: str | None = None
-
-
-class ArtifactConfig(BaseModel):
-    """The fields of prefix_config.json that the registry records."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    method: str
-    form: str
-    task_type: str | None = None
-    base_model: ArtifactBaseModel
-    method_config: dict[str, Any]
-    # The resolved shape is written either as one `shape` block or as the prefix `layout` plus the
-    # model's `hidden_size` (prompt artifacts have no layout); both spellings are accepted.
-    shape: dict[str, Any] | None = None
-    layout: dict[str, Any] | None = None
-    hidden_size: int | None = None
-    library_versions: dict[str, str] = {}
-
-    def resolved_shape(self) -> dict[str, Any]:
-        """The shape block to record, whichever spelling the artifact used."""
-        if self.shape is not None:
-            return self.shape
-        return {"layout": self.layout, "hidden_size": self.hidden_size}
-
 
 def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     """Validate `artifact_dir` and return its config and the files to publish (sorted by name).
@@ -81,6 +45,9 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
                 f"{entry.path}: '{METADATA_FILE}' is written by the registry, remove it from the "
                 "artifact directory"
             )
+        problem = file_name_problem(entry.name)
+        if problem is not None:
+            raise ArtifactError(f"{entry.path!r} cannot be published: {problem}; rename it")
         files.append(Path(entry.path))
     missing = [name for name in REQUIRED_FILES if not (artifact_dir / name).is_file()]
     if missing:
@@ -95,15 +62,17 @@ def read_artifact(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
             "inference prefixes; export it with `model.save_pretrained(dir)` (the folded "
             "default, not `training_state=True`) and publish that directory"
         )
+    weights = artifact_dir / WEIGHTS_FILE
+    check_tensors(config, read_header(weights), str(weights))
     return config, files
 
 
 def _read_config(path: Path) -> ArtifactConfig:
     try:
-        return ArtifactConfig.model_validate(json.loads(path.read_bytes()))
-    except ValueError as error:  # json.JSONDecodeError and pydantic.ValidationError
-        detail = str(error) if isinstance(error, ValidationError) else f"invalid JSON: {error}"
-        raise ArtifactError(f"{path} is not a valid prefix config: {detail}") from None
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as error:
+        raise ArtifactError(f"{path} is not a valid prefix config: invalid JSON: {error}") from None
+    return parse_config(data, str(path))
 
 
 def copy_and_hash(source: Path, destination: Path) -> FileRecord:
@@ -121,10 +90,10 @@ def copy_and_hash(source: Path, destination: Path) -> FileRecord:
 
 
 def hash_file(path: Path) -> tuple[str, int]:
-    """Return (hex sha256, size in bytes) of the file at `path`."""
+    """Return (hex sha256, size in bytes) of the regular file at `path` (symlinks are refused)."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +17,22 @@ from pathlib import Path
 # Prefix of every temporary file the registry writes next to a real one; readers skip them and the
 # registry's .gitignore keeps them out of git.
 TEMP_PREFIX = ".tmp-"
+
+# Files are created with the mode any program would use (0o666 less the umask), so a registry
+# shared by a team through group permissions stays usable by all of them. `tempfile.mkstemp` would
+# create them owner-only (0o600) whatever the umask says.
+_FILE_MODE = 0o666
+
+
+def create_new(directory: Path, prefix: str, suffix: str = "") -> tuple[int, Path]:
+    """Create a new, uniquely named, empty file in `directory`; return its open fd and its path."""
+    while True:
+        path = directory / f"{prefix}{secrets.token_hex(8)}{suffix}"
+        try:
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.open(path, flags, _FILE_MODE), path
+        except FileExistsError:
+            continue
 
 
 def fsync_dir(path: Path) -> None:
@@ -38,7 +54,7 @@ def write_durable(path: Path, data: bytes) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that readers see the old or the new content, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    fd, tmp = create_new(path.parent, TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -58,7 +74,8 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     The kernel drops the lock when the holder dies, even by SIGKILL, so a crashed publisher never
     blocks the next one.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # O_NOFOLLOW: a lock file replaced by a symlink must not create or touch a file elsewhere.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -55,7 +55,7 @@ def test_show_prints_provenance_lines_for_people(tmp_path):
     reg = tmp_path / "reg"
     lock = tmp_path / "dvc.lock"
     lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
-    run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+    run("publish", write_artifact(tmp_path, 1, method="prompt"), "--registry", reg, "--task", "t",
         "--method", "prompt", "--dvc-lock", lock, "--dvc-stage", "train-prefix@t")
     text = run("show", "t", "--method", "prompt", "--version", "v1", "--registry", reg).stdout
     lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in text.splitlines()

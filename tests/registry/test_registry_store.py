@@ -20,7 +20,7 @@ from prefixes.registry import (
     RegistryError,
 )
 from prefixes.registry import store as store_module
-from registry_artifacts import write_artifact
+from registry_artifacts import LAYOUT, write_artifact
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def test_publish_records_hashes_digest_and_artifact_fields(tmp_path, registry):
     pairs = "".join(f"{name}\0{sha}\n" for name, sha in sorted(expected.items()))
     assert md.digest == hashlib.sha256(pairs.encode()).hexdigest()
     assert md.base_model.name_or_path == "tiny-gpt2" and md.base_model.fingerprint == "f00d"
-    assert md.shape == {"num_layers": 2, "num_virtual_tokens": 4, "kv_dim": 8}
-    assert md.method_config["num_virtual_tokens"] == 4
+    assert md.shape == {"layout": LAYOUT, "hidden_size": 8}
+    assert md.method_config["prefix_length"] == 4 and md.adapter_method == "prefix"
     assert md.metrics == {"accuracy": 0.9} and md.training_params == {"lr": 0.01}
     assert md.dataset_fingerprint == "data123"
     assert md.dvc.lock_hash is None and "torch" in md.library_versions
@@ -72,7 +72,7 @@ def test_digest_ignores_time_and_provenance(tmp_path):
         write_artifact(tmp_path, seed=3), task="t", method="prefix"
     )
     two = Registry(tmp_path / "two").publish(
-        write_artifact(tmp_path, seed=3), task="t", method="prompt", training_params={"steps": 9}
+        write_artifact(tmp_path, seed=3), task="t", method="prefix-long", training_params={"steps": 9}
     )
     assert one.metadata.created_at != two.metadata.created_at
     assert one.metadata.digest == two.metadata.digest
@@ -92,9 +92,9 @@ def test_latest_is_the_highest_number_not_the_last_in_text_order(tmp_path, regis
 
 
 def test_list_filters_by_task_and_method(tmp_path, registry):
-    registry.publish(write_artifact(tmp_path, seed=1), task="b", method="prompt")
+    registry.publish(write_artifact(tmp_path, seed=1, method="prompt"), task="b", method="prompt")
     registry.publish(write_artifact(tmp_path, seed=2), task="a", method="prefix")
-    registry.publish(write_artifact(tmp_path, seed=3), task="a", method="prompt")
+    registry.publish(write_artifact(tmp_path, seed=3, method="prompt"), task="a", method="prompt")
     refs = lambda entries: [e.ref for e in entries]  # noqa: E731
     assert refs(registry.list()) == ["a/prefix/v1", "a/prompt/v1", "b/prompt/v1"]
     assert refs(registry.list(task="a")) == ["a/prefix/v1", "a/prompt/v1"]

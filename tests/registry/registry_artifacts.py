@@ -8,9 +8,12 @@ name elsewhere, and a second conftest would shadow it.)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +71,23 @@ def safetensors_bytes(header: dict[str, Any], data: bytes) -> bytes:
     """A safetensors file from a hand-written header, for headers no writer would produce."""
     text = json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + data
+
+
+class DeadlineExceeded(Exception):
+    """A registry call ran past its deadline (it would have hung)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail the block with `DeadlineExceeded` after `seconds` instead of letting it hang."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise DeadlineExceeded(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -99,9 +99,9 @@ def _rewrite_json(path: Path, edit) -> None:
         return
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    edit(data)
+        edit(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return  # an earlier edit already broke its structure
     path.write_text(json.dumps(data))
 
 

@@ -23,7 +23,7 @@ from prefixes.registry.errors import (
 from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
 from prefixes.registry.names import COMMON_METHODS, NAME_PATTERN
 from prefixes.registry.entry import Entry
-from prefixes.registry.store import Registry
+from prefixes.registry.store import Listing, Registry
 from prefixes.registry.verify import Problem, VerifyReport
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "FileRecord",
     "IntegrityError",
     "InvalidNameError",
+    "Listing",
     "Problem",
     "Registry",
     "RegistryError",

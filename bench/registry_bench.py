@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
+import struct
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,18 +38,32 @@ from prefixes.registry.metadata import FileRecord
 RESULTS = Path(__file__).resolve().parent / "results" / "registry.json"
 PUBLISHED = 200
 TASK, METHOD = "bench", "prefix"
-# A GPT-2-sized folded prefix: 12 layers x (K, V) x 20 virtual tokens x 768 dims, float32.
-REALISTIC_WEIGHT_BYTES = 12 * 2 * 20 * 768 * 4
+# A GPT-2-sized folded prefix: 20 virtual tokens x 12 layers x (K, V) x 12 heads x 64 dims, float32.
+GPT2_PREFIX = (20, 12, 2, 12, 64)
+REALISTIC_WEIGHT_BYTES = math.prod(GPT2_PREFIX) * 4
+# The smallest valid prefix with 512 bytes of weights, for throughput and the 10,000 versions.
+SMALL_PREFIX = (1, 1, 2, 1, 64)
 
 
-def write_artifact(directory: Path, weight_bytes: int) -> Path:
-    """An artifact with random (hence distinct) weights; the registry only hashes the bytes."""
+def write_artifact(directory: Path, shape: tuple[int, int, int, int, int]) -> Path:
+    """An artifact whose folded prefix of `shape` holds random (hence distinct) float32 weights.
+
+    `shape` is (virtual tokens, sites, K/V, kv heads, head dim); publish checks the safetensors
+    header and the shape against the config, then hashes the bytes.
+    """
     directory.mkdir(parents=True)
+    tokens, sites, _, heads, head_dim = shape
+    size = math.prod(shape) * 4
     config = {"method": "prefix", "form": "folded", "task_type": "text_generation",
               "base_model": {"model_type": "gpt2", "name_or_path": "gpt2", "fingerprint": "bench"},
-              "method_config": {"num_virtual_tokens": 20}, "shape": {"num_layers": 12}}
+              "method_config": {"prefix_length": tokens}, "hidden_size": 768,
+              "layout": {"site_kinds": ["self"] * sites, "num_kv_heads": heads,
+                         "head_dim": head_dim}}
     (directory / "prefix_config.json").write_text(json.dumps(config))
-    (directory / "prefix.safetensors").write_bytes(os.urandom(weight_bytes))
+    header = json.dumps({"prefix": {"dtype": "F32", "shape": list(shape),
+                                    "data_offsets": [0, size]}})
+    weights = struct.pack("<Q", len(header)) + header.encode() + os.urandom(size)
+    (directory / "prefix.safetensors").write_bytes(weights)
     return directory
 
 
@@ -102,7 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         registry = Registry(work / "reg")
-        artifacts = [write_artifact(work / "in" / f"a{i}", 512) for i in range(PUBLISHED)]
+        artifacts = [write_artifact(work / "in" / f"a{i}", SMALL_PREFIX) for i in range(PUBLISHED)]
         batch_rates = []
         for batch in range(4):  # four batches of 50 give the spread
             chunk = artifacts[batch * 50:(batch + 1) * 50]
@@ -133,7 +149,7 @@ def main() -> None:
 
         # A fresh clone has no digest cache: the first publish reads every version's metadata once.
         (registry.root / ".cache" / f"{TASK}@{METHOD}.digests").unlink()
-        extra = iter(write_artifact(work / "extra" / f"a{i}", 512) for i in range(30))
+        extra = iter(write_artifact(work / "extra" / f"a{i}", SMALL_PREFIX) for i in range(30))
         cold = timed(lambda: registry.publish(next(extra), task=TASK, method=METHOD), 1,
                      warm_up=False)
         results.append(record(f"registry.publish_cold_cache_{label}_versions", "ms", ms(cold)))
@@ -147,7 +163,7 @@ def main() -> None:
 
         realistic = Registry(work / "realistic")
         for i in range(100):
-            artifact = write_artifact(work / "big" / f"a{i}", REALISTIC_WEIGHT_BYTES)
+            artifact = write_artifact(work / "big" / f"a{i}", GPT2_PREFIX)
             realistic.publish(artifact, task=TASK, method=METHOD)
         verify_big = timed(lambda: realistic.verify(), 3)
         results.append(record("registry.verify_throughput_gpt2_prefix", "entries/s",

@@ -18,13 +18,17 @@ from prefixes.registry import Entry, Registry, RegistryError
 
 
 class _RegistryGroup(click.Group):
-    """Turns every `RegistryError` into a `ClickException`: a clear message, no traceback."""
+    """Turns every `RegistryError` into a `ClickException`: one clear line, no traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RegistryError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(_one_line(str(error))) from None
+
+
+def _one_line(message: str) -> str:
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def _registry_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,8 +73,13 @@ def _summary(entry: Entry, aliases: list[str]) -> dict[str, Any]:
     }
 
 
+def _namespace_of(entry: Entry) -> tuple[str, str]:
+    """(task, method) from where the version is stored, which its metadata cannot misstate."""
+    return entry.path.parent.parent.name, entry.path.parent.name
+
+
 def _aliases_of(store: Registry, entry: Entry) -> list[str]:
-    table = store.aliases(entry.metadata.task, entry.metadata.method).aliases
+    table = store.aliases(*_namespace_of(entry)).aliases
     return sorted(alias for alias, version in table.items() if version == entry.path.name)
 
 
@@ -128,21 +137,45 @@ def publish(
 @click.option("--task", help="Only this task.")
 @click.option("--method", help="Only this method.")
 @_json_option
-def list_entries(registry_dir: Path, task: str | None, method: str | None, as_json: bool) -> None:
-    """List versions, oldest first within each task and method."""
+@click.pass_context
+def list_entries(
+    ctx: click.Context, registry_dir: Path, task: str | None, method: str | None, as_json: bool
+) -> None:
+    """List versions, oldest first within each task and method.
+
+    An unreadable version or aliases file does not hide the rest: the readable versions are listed
+    and each broken one is named on stderr (exit 1).
+    """
     store = Registry(registry_dir)
-    rows = [_summary(entry, _aliases_of(store, entry)) for entry in store.list(task, method)]
+    listing = store.scan(task, method)
+    broken = [f"{problem.entry}: {_one_line(problem.actual)}" for problem in listing.problems]
+    tables: dict[tuple[str, str], dict[str, str]] = {}
+    rows = []
+    for entry in listing.entries:
+        key = _namespace_of(entry)
+        if key not in tables:  # one read per namespace, not per version
+            try:
+                tables[key] = store.aliases(*key).aliases
+            except RegistryError as error:
+                tables[key] = {}
+                broken.append(f"{'/'.join(key)}: {_one_line(str(error))}")
+        names = sorted(a for a, version in tables[key].items() if version == entry.path.name)
+        rows.append(_summary(entry, names))
     if as_json:
         click.echo(json.dumps(rows))
-        return
-    if not rows:
+    elif not rows and not broken:
         click.echo(f"no versions in {registry_dir}")
-    for row in rows:
-        aliases = f"  [{', '.join(row['aliases'])}]" if row["aliases"] else ""
-        click.echo(
-            f"{row['task']}/{row['method']}/{row['version']}  {row['created_at']}  "
-            f"{row['digest'][:16]}{aliases}"
-        )
+    else:
+        for row in rows:
+            aliases = f"  [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+            click.echo(
+                f"{row['task']}/{row['method']}/{row['version']}  {row['created_at']}  "
+                f"{row['digest'][:16]}{aliases}"
+            )
+    for line in broken:
+        click.echo(f"broken: {line}", err=True)
+    if broken:
+        ctx.exit(1)
 
 
 @registry.command()

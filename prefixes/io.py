@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
+import secrets
 from pathlib import Path
+from typing import BinaryIO
 
 # Prefix of every temporary file written next to a real one; readers skip such names and the
 # registry's .gitignore keeps them out of git.
@@ -19,15 +20,36 @@ TEMP_PREFIX = ".tmp-"
 
 _CHUNK = 1 << 20
 
+# Files are created with the mode any program would use (0o666 less the umask), so a registry
+# shared by a team through group permissions stays usable by all of them. `tempfile.mkstemp` would
+# create them owner-only (0o600) whatever the umask says.
+FILE_MODE = 0o666
+
+
+def create_new(directory: Path, prefix: str, suffix: str = "") -> tuple[int, Path]:
+    """Create a new, uniquely named, empty file in ``directory``; return its open fd and its path."""
+    while True:
+        path = directory / f"{prefix}{secrets.token_hex(8)}{suffix}"
+        try:
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.open(path, flags, FILE_MODE), path
+        except FileExistsError:
+            continue
+
 
 def sha256_file(path: str | os.PathLike) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of the file at ``path``, read in 1 MiB chunks."""
+    """(hex sha256, size in bytes) of the file at ``path``."""
+    with open(path, "rb") as handle:
+        return sha256_stream(handle)
+
+
+def sha256_stream(handle: BinaryIO) -> tuple[str, int]:
+    """(hex sha256, size in bytes) of what is left to read in ``handle``, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 
@@ -42,7 +64,7 @@ def fsync_dir(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    fd, tmp = create_new(path.parent, TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -19,6 +19,10 @@ from prefixes.train import Trainer
 class ToyConfig(StrictModel):
     prefix_length: int = 3
 
+    def artifact_tensors(self, layout: dict | None, hidden_size: int | None) -> dict:
+        """What a folded toy artifact holds: the registry checks it at publish."""
+        return {"prefix": (self.prefix_length, len(layout["site_kinds"]), 2, layout["num_kv_heads"], layout["head_dim"])}
+
 
 class ToyPrefix(nn.Module):
     """A flat prefix that starts at zero: the model starts exactly as the base model."""

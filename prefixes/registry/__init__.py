@@ -23,6 +23,7 @@ from prefixes.registry.errors import (
 from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
 from prefixes.registry.names import NAME_PATTERN
 from prefixes.registry.entry import Entry
+from prefixes.registry.entry import Listing
 from prefixes.registry.store import Registry
 from prefixes.registry.verify import Problem, VerifyReport
 
@@ -38,6 +39,7 @@ __all__ = [
     "FileRecord",
     "IntegrityError",
     "InvalidNameError",
+    "Listing",
     "Problem",
     "Registry",
     "RegistryError",

@@ -14,7 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prefixes.io import write_atomic
-from prefixes.registry.errors import RegistryError
+from prefixes.registry.errors import RegistryError, describe_validation
+from prefixes.registry.reading import read_document
 
 ALIASES_FILE = "aliases.json"
 
@@ -41,15 +42,21 @@ class AliasFile(BaseModel):
 
 
 def read_aliases(path: Path) -> AliasFile:
-    """Read an aliases file; a missing file means no aliases yet."""
+    """Read an aliases file; a missing file means no aliases yet.
+
+    Targets are not checked here: a hand-edited target must not lock anyone out of `promote`,
+    which is how it gets fixed. `Registry.get` checks the target of the alias it resolves.
+    """
     try:
-        text = path.read_bytes()
+        text = read_document(path)
     except FileNotFoundError:
         return AliasFile()
     try:
         return AliasFile.model_validate_json(text)
     except ValidationError as error:
-        raise RegistryError(f"{path} is not a valid aliases file: {error}") from None
+        raise RegistryError(
+            f"{path} is not a valid aliases file: {describe_validation(error)}"
+        ) from None
 
 
 def current_user() -> str:

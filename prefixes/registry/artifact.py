@@ -1,24 +1,29 @@
 """Checking a folded artifact directory before publishing it, and hashing its files.
 
 An artifact is what the model's `save_pretrained(dir)` writes: `prefix_config.json` and
-`prefix.safetensors`; its config is read with the one artifact schema, `prefixes.artifact.schema`.
+`prefix.safetensors`. Publishing opens it the way the loader will (the one artifact schema,
+the method's config, the safetensors header, tensor names and shapes; see `artifact_checks`),
+so what is stored can be loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from prefixes.artifact.schema import ARTIFACT_FILES, ArtifactConfig, read_artifact_config
+from prefixes.artifact.schema import ARTIFACT_FILES, CONFIG_NAME, WEIGHTS_NAME, ArtifactConfig
+from prefixes.io import sha256_stream
+from prefixes.registry.artifact_checks import check_tensors, parse_config
 from prefixes.registry.errors import ArtifactError
 from prefixes.registry.metadata import FileRecord
-
-METADATA_FILE = "metadata.json"
+from prefixes.registry.names import METADATA_FILE, file_name_problem
+from prefixes.registry.reading import open_regular
+from prefixes.registry.safetensors_header import read_header
 
 _CHUNK = 1 << 20
-
 
 def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     """Validate `artifact_dir` and return its config and the files to publish (sorted by name).
@@ -39,6 +44,9 @@ def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
                 f"{entry.path}: '{METADATA_FILE}' is written by the registry, remove it from the "
                 "artifact directory"
             )
+        problem = file_name_problem(entry.name)
+        if problem is not None:
+            raise ArtifactError(f"{entry.path!r} cannot be published: {problem}; rename it")
         files.append(Path(entry.path))
     missing = [name for name in ARTIFACT_FILES if not (artifact_dir / name).is_file()]
     if missing:
@@ -46,17 +54,24 @@ def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
             f"{artifact_dir} is not a prefix artifact: missing {', '.join(missing)} "
             "(write it with the model's save_pretrained)"
         )
-    try:
-        config = read_artifact_config(artifact_dir)
-    except ValueError as error:
-        raise ArtifactError(str(error)) from None
+    config, method_config = _read_config(artifact_dir / CONFIG_NAME)
     if config.form != "folded":
         raise ArtifactError(
             f"{artifact_dir} holds form {config.form!r}, but the registry stores only folded "
             "inference prefixes; export it with `model.save_pretrained(dir)` (the folded "
             "default, not `training_state=True`) and publish that directory"
         )
+    weights = artifact_dir / WEIGHTS_NAME
+    check_tensors(config, method_config, read_header(weights), str(weights))
     return config, files
+
+
+def _read_config(path: Path):
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as error:
+        raise ArtifactError(f"{path} is not a valid prefix config: invalid JSON: {error}") from None
+    return parse_config(data, str(path))
 
 
 def copy_and_hash(source: Path, destination: Path) -> FileRecord:
@@ -71,6 +86,12 @@ def copy_and_hash(source: Path, destination: Path) -> FileRecord:
         dst.flush()
         os.fsync(dst.fileno())
     return FileRecord(name=destination.name, sha256=digest.hexdigest(), size=size)
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """Return (hex sha256, size in bytes) of the regular file at `path` (symlinks are refused)."""
+    with open_regular(path) as handle:
+        return sha256_stream(handle)
 
 
 def content_digest(files: Iterable[FileRecord]) -> str:

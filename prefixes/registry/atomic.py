@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prefixes.io import FILE_MODE
+
 
 def write_durable(path: Path, data: bytes) -> None:
     """Write `data` to `path` and fsync it (for files inside a not-yet-visible staging dir)."""
@@ -29,7 +31,8 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     The kernel drops the lock when the holder dies, even by SIGKILL, so a crashed publisher never
     blocks the next one.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # O_NOFOLLOW: a lock file replaced by a symlink must not create or touch a file elsewhere.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

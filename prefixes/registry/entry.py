@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +43,11 @@ class Entry:
         from prefixes.model import load_adapter  # the model stack is heavy; only loading needs it
 
         return load_adapter(self.path, base_model=base_model)
+
+
+@dataclass
+class Listing:
+    """Result of `Registry.scan`: the readable versions and one problem per unreadable one."""
+
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)

@@ -6,6 +6,8 @@ one-line message for people without catching unrelated bugs.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class RegistryError(Exception):
     """Base class of every error the registry raises on purpose."""
@@ -29,3 +31,17 @@ class SchemaVersionError(RegistryError):
 
 class IntegrityError(RegistryError):
     """Stored files no longer match the hashes recorded when they were published."""
+
+
+def describe_validation(error: ValidationError) -> str:
+    """A pydantic error on one line: `field: problem (got value)` per error, joined by '; '.
+
+    Command-line errors are one line; pydantic's own text spreads each error over several.
+    """
+    parts = []
+    for detail in error.errors(include_url=False):
+        field = ".".join(map(str, detail["loc"])) or "(document)"
+        got = repr(detail.get("input"))
+        got = got if len(got) <= 80 else got[:77] + "..."
+        parts.append(f"{field}: {detail['msg']} (got {got})")
+    return "; ".join(parts)

@@ -7,20 +7,25 @@ corrupt cache costs a rescan, never a wrong answer.
 - `latest_version`: the highest N, cached with the namespace directory's mtime. Adding, renaming or
   removing a version changes that mtime, so a matching mtime proves the cached N is still right.
 - `DigestIndex`: content digest -> version for duplicate checks, so a publish does not read every
-  version's metadata. Versions are immutable, so only versions it has not seen are read.
+  version's metadata: only versions whose metadata.json changed (by its stat stamp) are read, and
+  a hit is confirmed against the version's own metadata before it is returned.
+
+Every cache line carries a checksum, so a torn or hand-edited line is ignored rather than trusted.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import zlib
 from pathlib import Path
 
-from prefixes.registry.artifact import METADATA_FILE
 from prefixes.io import write_atomic
+from prefixes.registry.artifact import METADATA_FILE, content_digest
 from prefixes.registry.errors import RegistryError
 from prefixes.registry.metadata import read_metadata
 from prefixes.registry.names import format_version, parse_version
+from prefixes.registry.reading import read_document
 
 CACHE_DIR = ".cache"
 # A directory modified this recently may change again within the same mtime tick (file systems
@@ -52,16 +57,17 @@ def latest_version(namespace: Path) -> int | None:
         return None
     cache = _cache_file(namespace, "latest")
     try:
-        cached_mtime, cached_latest = cache.read_text().split()
-        if int(cached_mtime) == mtime_ns:
+        cached_mtime, cached_latest, check = read_document(cache, 256).decode().split()
+        if int(cached_mtime) == mtime_ns and check == _checksum(f"{cached_mtime} {cached_latest}"):
             return int(cached_latest)
-    except (OSError, ValueError):
-        pass  # no cache yet, or a torn one: fall through to the listing
+    except (OSError, ValueError, RegistryError):
+        pass  # no cache yet, or a torn or edited one: fall through to the listing
     latest = max(version_numbers(namespace), default=None)
     if latest is not None and time.time_ns() - mtime_ns > _RACY_S * 1e9:
         try:
-            cache.parent.mkdir(exist_ok=True)
-            write_atomic(cache, f"{mtime_ns} {latest}\n".encode())
+            if _make_cache_dir(cache.parent):
+                body = f"{mtime_ns} {latest}"
+                write_atomic(cache, f"{body} {_checksum(body)}\n".encode())
         except OSError:
             pass  # a read-only checkout still answers correctly, just without the shortcut
     return latest
@@ -70,54 +76,129 @@ def latest_version(namespace: Path) -> int | None:
 class DigestIndex:
     """Digest lookup for the versions in `namespace`; use it only while holding the namespace lock.
 
-    Stored as append-only lines `<N> <digest>`, so recording a version costs one short append. A
-    line torn by a crash fails to parse and its versions are simply read again.
+    The cache is not versioned, so it outlives a `git checkout` that swaps a version's content for
+    another branch's. Each line `<N> <digest> <stamp> <check>` therefore records the stat stamp of
+    the metadata.json it was read from (inode, size, mtime, ctime: a checkout or an edit changes
+    them) and a checksum of the line: a line whose stamp or checksum does not match is read again.
+    A found version is still confirmed against its metadata before it is returned.
     """
 
     def __init__(self, namespace: Path) -> None:
         self._namespace = namespace
         self._path = _cache_file(namespace, "digests")
-        self._digests: dict[int, str] = {}
+        self._lines: dict[int, tuple[str, str]] = {}  # N -> (digest, stamp)
+        self._numbers: set[int] = set()
+        self._prefix = os.path.join(namespace, format_version(0)[:-1])  # `<namespace>/v`
         try:
-            lines = self._path.read_text().splitlines()
-        except OSError:
-            lines = []
-        for line in lines:
-            parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == _SHA256_HEX_LEN:
-                self._digests[int(parts[0])] = parts[1]
+            text = read_document(self._path).decode("utf-8", "replace")
+        except (OSError, RegistryError):
+            text = ""
+        for line in text.splitlines():
+            parsed = _parse_line(line)
+            if parsed is not None:
+                self._lines[parsed[0]] = parsed[1:]
 
     def refresh(self, numbers: set[int]) -> None:
-        """Bring the index up to date with the version numbers currently on disk."""
-        if not self._digests.keys() <= numbers:
-            # A known version disappeared (removed by hand, or a checkout of another branch).
-            self._digests = {n: d for n, d in self._digests.items() if n in numbers}
-            self._path.parent.mkdir(exist_ok=True)
-            lines = "".join(f"{n} {d}\n" for n, d in self._digests.items())
-            write_atomic(self._path, lines.encode())
-        new: dict[int, str] = {}
-        for number in sorted(numbers - self._digests.keys()):
-            try:
-                new[number] = read_metadata(
-                    self._namespace / format_version(number) / METADATA_FILE
-                ).digest
-            except RegistryError:
-                continue  # a damaged version is `verify`'s business; it is retried next time
-        self._append(new)
+        """Bring the index up to date with the versions on disk, re-reading any that changed."""
+        self._numbers = numbers
+        current: dict[int, tuple[str, str]] = {}
+        for number in sorted(numbers):
+            stamp = self._stamp(number)
+            cached = self._lines.get(number)
+            if cached is not None and cached[1] == stamp:
+                current[number] = cached
+                continue
+            digest = self._read_digest(number)
+            if digest is not None and stamp is not None:
+                current[number] = (digest, stamp)
+        stale = not self._lines.keys() <= current.keys() or any(
+            self._lines.get(number, line) != line for number, line in current.items()
+        )
+        added = {n: line for n, line in current.items() if n not in self._lines}
+        if stale:  # a version vanished or changed under a checkout: rewrite every line
+            self._lines = current
+            self._rewrite()
+        else:  # versions only arrived: one short append
+            self._append(added)
 
     def find(self, digest: str) -> int | None:
-        """The first version holding content `digest`, or None."""
-        return min((n for n, d in self._digests.items() if d == digest), default=None)
+        """The first version holding content `digest`, confirmed against its metadata, or None."""
+        for number in sorted(n for n, (d, _) in self._lines.items() if d == digest):
+            if self._read_digest(number) == digest:
+                return number
+            # A line with a valid stamp and checksum but a wrong digest was written on purpose:
+            # trust no line, read every version once, and answer from what was read.
+            self._lines.clear()
+            self.refresh(self._numbers)
+            return min((n for n, (d, _) in self._lines.items() if d == digest), default=None)
+        return None
 
     def add(self, digest: str, number: int) -> None:
         """Record a version just published under the lock."""
-        self._append({number: digest})
+        stamp = self._stamp(number)
+        if stamp is not None:
+            self._append({number: (digest, stamp)})
 
-    def _append(self, entries: dict[int, str]) -> None:
+    def _read_digest(self, number: int) -> str | None:
+        version = format_version(number)
+        try:
+            metadata = read_metadata(self._namespace / version / METADATA_FILE)
+        except RegistryError:
+            return None  # a damaged version is `verify`'s business; it is retried next time
+        if metadata.version != version or content_digest(metadata.files) != metadata.digest:
+            return None  # a copied or edited version cannot vouch for any content
+        return metadata.digest
+
+    def _stamp(self, number: int) -> str | None:
+        # Runs once per version on every publish: a plain string path, not pathlib (3x faster).
+        try:
+            info = os.lstat(f"{self._prefix}{number}/{METADATA_FILE}")
+        except OSError:
+            return None
+        return f"{info.st_ino}.{info.st_size}.{info.st_mtime_ns}.{info.st_ctime_ns}"
+
+    def _append(self, entries: dict[int, tuple[str, str]]) -> None:
         if not entries:
             return
-        self._digests.update(entries)
-        self._path.parent.mkdir(exist_ok=True)
-        # No fsync: a line lost in a crash only means that version is read again next time.
-        with open(self._path, "a") as handle:
-            handle.write("".join(f"{n} {d}\n" for n, d in entries.items()))
+        self._lines.update(entries)
+        if _make_cache_dir(self._path.parent):
+            # No fsync: a line lost in a crash only means that version is read again next time.
+            with open(self._path, "a") as handle:
+                handle.write("".join(_format_line(n, *line) for n, line in entries.items()))
+
+    def _rewrite(self) -> None:
+        if _make_cache_dir(self._path.parent):
+            lines = "".join(_format_line(n, *line) for n, line in sorted(self._lines.items()))
+            write_atomic(self._path, lines.encode())
+
+
+def _checksum(body: str) -> str:
+    """Catches torn and hand-edited cache lines (not forgery: the cache is local, unshared)."""
+    return f"{zlib.crc32(body.encode()):08x}"
+
+
+def _format_line(number: int, digest: str, stamp: str) -> str:
+    body = f"{number} {digest} {stamp}"
+    return f"{body} {_checksum(body)}\n"
+
+
+def _parse_line(line: str) -> tuple[int, str, str] | None:
+    """(N, digest, stamp) of a well-formed line whose checksum matches; None for anything else."""
+    parts = line.split(" ")
+    if len(parts) != 4 or not parts[0].isdigit() or len(parts[1]) != _SHA256_HEX_LEN:
+        return None
+    if _checksum(" ".join(parts[:3])) != parts[3]:
+        return None
+    return int(parts[0]), parts[1], parts[2]
+
+
+def _make_cache_dir(path: Path) -> bool:
+    """Create the cache dir if needed; False when it is not a real directory inside the registry.
+
+    A `.cache` replaced by a symlink would send cache writes outside the registry root.
+    """
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError:
+        return False
+    return not path.is_symlink() and path.is_dir()

@@ -14,9 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
+from pydantic import field_validator, model_validator
 
-from prefixes.registry.errors import RegistryError, SchemaVersionError
+from prefixes.registry.errors import RegistryError, SchemaVersionError, describe_validation
+from prefixes.registry.names import file_name_problem
+from prefixes.registry.reading import read_document
 
 SCHEMA_VERSION = 2
 
@@ -35,6 +38,15 @@ class FileRecord(_Strict):
     name: str = Field(description="File name inside the version directory.")
     sha256: str = Field(pattern=_SHA256, description="Hex sha256 of the file's bytes.")
     size: int = Field(ge=0, description="Size in bytes.")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_file_name(cls, name: str) -> str:
+        # Checked when metadata is read, so no file is opened under a name like `../../etc/x`.
+        problem = file_name_problem(name)
+        if problem is not None:
+            raise ValueError(f"invalid file name {name!r}: {problem}")
+        return name
 
 
 class BaseModelInfo(_Strict):
@@ -80,7 +92,9 @@ class EntryMetadata(_Strict):
     method_config: dict[str, Any] = Field(description="The prefix/prompt config as trained.")
     shape: dict[str, Any] = Field(description="The resolved prefix shape (layers, heads, dims).")
     training_params: dict[str, Any] = Field(description="Training parameters given at publish.")
-    metrics: dict[str, float] = Field(description="Evaluation metrics given at publish.")
+    # JSON has no NaN or Infinity: a non-finite metric would be written as null and the version
+    # could never be read back, so it is refused.
+    metrics: dict[str, FiniteFloat] = Field(description="Evaluation metrics given at publish.")
     dataset_fingerprint: str | None = Field(description="Fingerprint of the training data.")
     git: GitInfo
     dvc: DvcInfo
@@ -89,6 +103,14 @@ class EntryMetadata(_Strict):
         description="Library versions recorded in prefix_config.json when the artifact was saved."
     )
     files: list[FileRecord] = Field(description="Every artifact file (metadata.json excluded).")
+
+    @model_validator(mode="after")
+    def _file_names_are_unique(self) -> EntryMetadata:
+        names = [record.name for record in self.files]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"files lists {', '.join(map(repr, repeated))} more than once")
+        return self
 
     def to_json(self) -> str:
         """Serialise for `metadata.json` (stable key order, trailing newline for git diffs)."""
@@ -139,22 +161,22 @@ def parse_metadata(text: str | bytes, source: str) -> EntryMetadata:
     """Parse, migrate and validate a metadata document; errors name `source`."""
     try:
         data = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         raise RegistryError(f"{source} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise RegistryError(f"{source} must hold a JSON object, got {type(data).__name__}")
     try:
         return EntryMetadata.model_validate(migrate(data, source))
     except ValidationError as error:
-        raise RegistryError(f"{source} does not match the metadata schema: {error}") from None
+        raise RegistryError(
+            f"{source} does not match the metadata schema: {describe_validation(error)}"
+        ) from None
 
 
 def read_metadata(path: Path) -> EntryMetadata:
     """Read and validate `metadata.json` at `path`."""
     try:
-        text = path.read_bytes()
+        text = read_document(path)
     except FileNotFoundError:
         raise RegistryError(f"{path} is missing: the version directory is incomplete") from None
-    except OSError as error:
-        raise RegistryError(f"cannot read {path}: {error}") from None
     return parse_metadata(text, str(path))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefixes.registry.artifact import METADATA_FILE
-from prefixes.io import fsync_dir
+from prefixes.io import create_new, fsync_dir
 from prefixes.registry.atomic import try_lock, write_durable
 from prefixes.registry.metadata import EntryMetadata
 from prefixes.registry.names import format_version
@@ -33,10 +32,8 @@ _LOCK_SUFFIX = ".lock"
 @contextmanager
 def staging_dir(root: Path) -> Iterator[Path]:
     """A fresh, empty staging dir under `root`; removed on exit unless it was renamed away."""
-    fd, lock_path = tempfile.mkstemp(
-        prefix="publish-", suffix=_LOCK_SUFFIX, dir=root / STAGING_DIR
-    )
-    stage = Path(lock_path.removesuffix(_LOCK_SUFFIX))
+    fd, lock_path = create_new(root / STAGING_DIR, "publish-", _LOCK_SUFFIX)
+    stage = Path(str(lock_path).removesuffix(_LOCK_SUFFIX))
     try:
         try_lock(fd)  # the file is brand new, so nobody else can hold it yet
         stage.mkdir()

@@ -16,29 +16,23 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError
-
 from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
 from prefixes.registry.aliases import move_alias, read_aliases
-from prefixes.artifact.schema import ArtifactConfig
-from prefixes.io import TEMP_PREFIX, fsync_dir, sha256_file, write_atomic
-from prefixes.registry.artifact import METADATA_FILE, content_digest, copy_and_hash
-from prefixes.registry.artifact import publishable_files
+from prefixes.io import TEMP_PREFIX, fsync_dir, write_atomic
+from prefixes.registry.artifact import METADATA_FILE, copy_and_hash, hash_file, publishable_files
 from prefixes.registry.atomic import exclusive_lock
-from prefixes.registry.entry import Entry
+from prefixes.registry.draft import build_draft, check_method
+from prefixes.registry.entry import Entry, Listing
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError
 from prefixes.registry.errors import SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
-from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetadata, FileRecord
-from prefixes.registry.metadata import read_metadata
+from prefixes.registry.metadata import FileRecord, read_metadata
 from prefixes.registry.names import LATEST, format_version, is_valid_name, parse_version
 from prefixes.registry.names import validate_alias, validate_name, validate_task
-from prefixes.registry.provenance import dvc_info, git_info
+from prefixes.registry.reading import read_document
 from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs
 from prefixes.registry.staging import staging_dir
 from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
@@ -68,9 +62,22 @@ class Registry:
         return _entry(namespace / self._resolve(namespace, version))
 
     def list(self, task: str | None = None, method: str | None = None) -> list[Entry]:
-        """All versions, optionally of one task and/or method, ordered by task, method, N."""
+        """All versions, optionally of one task and/or method, ordered by task, method, N.
+
+        Raises `RegistryError` naming every unreadable version; `scan` lists around them.
+        """
+        listing = self.scan(task, method)
+        if listing.problems:
+            raise RegistryError(
+                f"{len(listing.problems)} unreadable versions in registry {self.root}: "
+                + "; ".join(f"{problem.entry}: {problem.actual}" for problem in listing.problems)
+            )
+        return listing.entries
+
+    def scan(self, task: str | None = None, method: str | None = None) -> Listing:
+        """Like `list`, but an unreadable version is reported in `problems` instead of raising."""
         tasks = [validate_task(task)] if task is not None else _subdirs(self.root)
-        entries: list[Entry] = []
+        listing = Listing()
         for task_name in tasks:
             task_dir = self.root / task_name
             if method is not None:
@@ -80,8 +87,13 @@ class Registry:
             for method_name in methods:
                 namespace = task_dir / method_name
                 for number in sorted(version_numbers(namespace)):
-                    entries.append(_entry(namespace / format_version(number)))
-        return entries
+                    version = format_version(number)
+                    try:
+                        listing.entries.append(_entry(namespace / version))
+                    except RegistryError as error:
+                        ref = f"{task_name}/{method_name}/{version}"
+                        listing.problems.append(Problem(ref, METADATA_FILE, "readable", str(error)))
+        return listing
 
     def aliases(self, task: str, method: str) -> AliasFile:
         """Current aliases and their history for `task`/`method`."""
@@ -118,30 +130,20 @@ class Registry:
         """
         namespace = self._namespace(task, method)
         config, files = publishable_files(Path(artifact_dir))
+        check_method(method, config, Path(artifact_dir))
         records = [_record(path) for path in files]
-        try:
-            draft = EntryMetadata(
-                schema_version=SCHEMA_VERSION,
-                task=task,
-                method=method,
-                # A first guess, confirmed (or bumped) under the lock when the version is claimed.
-                version=format_version((latest_version(namespace) or 0) + 1),
-                created_at=datetime.now(timezone.utc),
-                digest=content_digest(records),
-                form="folded",
-                **_artifact_fields(config),
-                training_params=training_params or {},
-                metrics=metrics or {},
-                dataset_fingerprint=dataset_fingerprint,
-                git=git_info(Path.cwd(), self.root),
-                dvc=dvc_info(None if dvc_lock is None else Path(dvc_lock), dvc_stage),
-                library_versions=dict(library_versions()),
-                files=records,
-            )
-            draft.to_json()  # unserialisable training params must fail here, before any write
-        except (ValidationError, PydanticSerializationError) as error:
-            raise RegistryError(f"cannot publish {artifact_dir}: {error}") from None
-
+        draft = build_draft(
+            config, records, task=task, method=method,
+            # A first guess, confirmed (or bumped) under the lock when the version is claimed.
+            version=format_version((latest_version(namespace) or 0) + 1),
+            root=self.root,
+            training_params=training_params or {},
+            metrics=metrics or {},
+            dataset_fingerprint=dataset_fingerprint,
+            dvc_lock=None if dvc_lock is None else Path(dvc_lock),
+            dvc_stage=dvc_stage,
+        )
+        self._refuse_links(namespace)
         return self._store(files, records, namespace, draft)
 
     def _store(self, files: list[Path], records: list[FileRecord], namespace: Path, draft: EntryMetadata) -> Entry:
@@ -176,13 +178,14 @@ class Registry:
         `by` defaults to `user@host`. A version whose files fail verification is refused.
         """
         alias = validate_alias(alias)
+        namespace = self._namespace(task, method)
         target = self.get(task, method, version)
         problems = target.verify()
         if problems:
             raise IntegrityError(
                 f"refusing to promote {target.ref}: " + "; ".join(map(str, problems))
             )
-        namespace = target.path.parent
+        self._refuse_links(namespace)
         with exclusive_lock(namespace / LOCK_FILE):
             return move_alias(
                 namespace / ALIASES_FILE, alias, target.path.name, by or current_user()
@@ -192,6 +195,15 @@ class Registry:
 
     def _namespace(self, task: str, method: str) -> Path:
         return self.root / validate_task(task) / validate_name("method", method)
+
+    def _refuse_links(self, namespace: Path) -> None:
+        """Writes stay inside the root: no task, method or local-state dir may be a symlink."""
+        for path in (namespace.parent, namespace, self.root / STAGING_DIR, self.root / CACHE_DIR):
+            if os.path.islink(path):
+                raise RegistryError(
+                    f"{path} is a symbolic link; the registry writes only inside {self.root}, "
+                    "replace it with a real directory"
+                )
 
     def _resolve(self, namespace: Path, version: str) -> str:
         ref = f"{namespace.parent.name}/{namespace.name}"
@@ -211,15 +223,15 @@ class Registry:
                 f"{version!r} is not 'latest', a version like 'v3', or an alias of {ref} "
                 f"(aliases: {known})"
             )
-        return aliases[version]
+        return _alias_target(namespace, ref, version, aliases[version])
 
     def _check_layout(self) -> None:
         path = self.root / LAYOUT_FILE
         try:
-            layout = json.loads(path.read_bytes())
+            layout = json.loads(read_document(path, 1 << 16))
         except FileNotFoundError:
             return
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise RegistryError(f"{path} is not valid JSON: {error}") from None
         version = layout.get("layout_version") if isinstance(layout, dict) else None
         if not isinstance(version, int):
@@ -239,24 +251,35 @@ class Registry:
                 write_atomic(self.root / name, content.encode())
 
 
-def _artifact_fields(config: ArtifactConfig) -> dict[str, Any]:
-    """The metadata fields copied from the artifact's prefix_config.json."""
-    return {
-        "adapter_method": config.method,
-        "task_type": config.task_type,
-        "base_model": BaseModelInfo(**config.base_model.model_dump(include=set(BaseModelInfo.model_fields))),
-        "method_config": config.method_config,
-        "shape": config.resolved_shape(),
-        "artifact_library_versions": config.library_versions,
-    }
-
-
 def _entry(path: Path) -> Entry:
+    if os.path.islink(path):
+        raise IntegrityError(
+            f"{path} is a symbolic link; a version must be a directory inside the registry "
+            "(restore it from git)"
+        )
     return Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
 
 
+def _alias_target(namespace: Path, ref: str, alias: str, target: str) -> str:
+    """`target` if it names an existing version of `namespace`; aliases.json is hand-editable."""
+    number = parse_version(target)
+    if number is None:
+        raise IntegrityError(
+            f"alias {alias!r} of {ref} points at {target!r}, which is not a version name like "
+            f"'v3'; aliases.json was damaged or edited: point it at a version with `prefixes "
+            f"registry promote {namespace.parent.name} --method {namespace.name} --version vN "
+            f"--alias {alias}`"
+        )
+    if not os.path.isdir(namespace / target):
+        raise EntryNotFoundError(
+            f"alias {alias!r} of {ref} points at {target}, which does not exist; promote an "
+            "existing version to it"
+        )
+    return target
+
+
 def _record(path: Path) -> FileRecord:
-    sha, size = sha256_file(path)
+    sha, size = hash_file(path)
     return FileRecord(name=path.name, sha256=sha, size=size)
 
 

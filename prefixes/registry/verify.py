@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefixes.registry.aliases import ALIASES_FILE, read_aliases
-from prefixes.io import sha256_file
-from prefixes.registry.artifact import METADATA_FILE, content_digest
+from prefixes.registry.artifact import METADATA_FILE, content_digest, hash_file
 from prefixes.registry.errors import RegistryError
 from prefixes.registry.index import version_numbers
 from prefixes.registry.metadata import EntryMetadata, read_metadata
 from prefixes.registry.names import format_version, parse_version
+from prefixes.registry.reading import NotRegularFileError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,11 @@ class VerifyReport:
 
 
 def check_files(entry: str, path: Path, metadata: EntryMetadata) -> list[Problem]:
-    """Compare the files in version directory `path` with `metadata.files` and its digest."""
+    """Compare the files in version directory `path` with `metadata.files` and its digest.
+
+    File names were validated as plain names when the metadata was read, and every file is opened
+    without following symlinks, so nothing outside the version is ever read.
+    """
     problems: list[Problem] = []
     expected_names = {record.name for record in metadata.files}
     present = {name for name in os.listdir(path) if name != METADATA_FILE}
@@ -49,9 +53,15 @@ def check_files(entry: str, path: Path, metadata: EntryMetadata) -> list[Problem
         problems.append(Problem(entry, name, "no such file", "unexpected file"))
     for record in metadata.files:
         try:
-            sha, size = sha256_file(path / record.name)
+            sha, size = hash_file(path / record.name)
         except FileNotFoundError:
             problems.append(Problem(entry, record.name, f"sha256 {record.sha256}", "missing"))
+            continue
+        except NotRegularFileError as error:
+            problems.append(Problem(entry, record.name, "regular file", error.kind))
+            continue
+        except OSError as error:
+            problems.append(Problem(entry, record.name, "readable file", str(error.strerror)))
             continue
         if size != record.size:
             problems.append(Problem(entry, record.name, f"size {record.size}", f"size {size}"))
@@ -88,6 +98,9 @@ def verify_namespace(namespace: Path, report: VerifyReport) -> None:
         version = format_version(number)
         ref = f"{task}/{method}/{version}"
         report.entries_checked += 1
+        if os.path.islink(namespace / version):  # its files would be read from elsewhere
+            report.problems.append(Problem(ref, "", "a directory", "symbolic link"))
+            continue
         try:
             metadata = read_metadata(namespace / version / METADATA_FILE)
         except RegistryError as error:
@@ -101,7 +114,12 @@ def verify_namespace(namespace: Path, report: VerifyReport) -> None:
         report.problems.append(Problem(f"{task}/{method}", ALIASES_FILE, "valid", str(error)))
         return
     for alias, version in sorted(aliases.items()):
-        if parse_version(version) not in numbers:
+        if parse_version(version) is None:
+            report.problems.append(Problem(
+                f"{task}/{method}", ALIASES_FILE, f"{alias} -> a version name like v3",
+                f"{alias} -> {version!r}",
+            ))
+        elif parse_version(version) not in numbers:
             report.problems.append(Problem(
                 f"{task}/{method}", ALIASES_FILE, f"{alias} -> existing version",
                 f"{alias} -> missing {version}",

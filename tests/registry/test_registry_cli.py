@@ -55,7 +55,7 @@ def test_show_prints_provenance_lines_for_people(tmp_path):
     reg = tmp_path / "reg"
     lock = tmp_path / "dvc.lock"
     lock.write_text("stages:\n  train-prefix@t:\n    cmd: train\n")
-    run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+    run("publish", write_artifact(tmp_path, 1, method="prompt"), "--registry", reg, "--task", "t",
         "--method", "prompt", "--dvc-lock", lock, "--dvc-stage", "train-prefix@t")
     text = run("show", "t", "--method", "prompt", "--version", "v1", "--registry", reg).stdout
     lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in text.splitlines()
@@ -100,3 +100,42 @@ def test_registry_defaults_to_the_project_registry_directory(tmp_path, monkeypat
     run("publish", artifact, "--task", "t", "--method", "prefix")
     assert (tmp_path / "registry" / "t" / "prefix" / "v1" / "metadata.json").is_file()
     assert "t/prefix/v1" in run("list").stdout
+
+
+def test_list_shows_the_readable_versions_and_names_the_corrupt_one(tmp_path):
+    reg = tmp_path / "reg"
+    for seed in (1, 2, 3):
+        run("publish", write_artifact(tmp_path, seed), "--registry", reg, "--task", "t",
+            "--method", "prefix")
+    (reg / "t" / "prefix" / "v2" / "metadata.json").write_text('{"schema_version": 2}')
+    result = run("list", "--registry", reg, code=1)
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["t/prefix/v1", "t/prefix/v3"]
+    broken = result.stderr.splitlines()
+    assert len(broken) == 1 and broken[0].startswith("broken: t/prefix/v2: ")
+    assert "does not match the metadata schema" in broken[0] and "Traceback" not in result.output
+    rows = json.loads(run("list", "--registry", reg, "--json", code=1).stdout)
+    assert [row["version"] for row in rows] == ["v1", "v3"]
+
+
+def test_publish_of_a_nan_metric_from_yaml_fails_cleanly_and_writes_nothing(tmp_path):
+    reg = tmp_path / "reg"
+    metrics = tmp_path / "m.yaml"
+    metrics.write_text("accuracy: .nan\n")
+    result = run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+                 "--method", "prefix", "--metrics", metrics, code=1)
+    assert result.stderr.strip().splitlines() == [
+        "Error: metric 'accuracy' is nan: metrics must be finite numbers (NaN or infinity usually "
+        "means training diverged); fix the run or leave the metric out"]
+    assert not reg.exists()
+
+
+def test_show_refuses_an_alias_pointing_outside_its_namespace(tmp_path):
+    reg = tmp_path / "reg"
+    run("publish", write_artifact(tmp_path, 1), "--registry", reg, "--task", "t",
+        "--method", "prefix")
+    (reg / "t" / "prefix" / "aliases.json").write_text(
+        json.dumps({"aliases": {"production": "../../../outside/evil"}, "history": []}))
+    result = run("show", "t", "--version", "production", "--registry", reg, code=1)
+    assert result.stderr.startswith("Error: alias 'production' of t/prefix points at "
+                                    "'../../../outside/evil', which is not a version name")
+    assert len(result.stderr.strip().splitlines()) == 1

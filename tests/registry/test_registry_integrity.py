@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
 from prefixes.registry.metadata import GitInfo
-from registry_artifacts import write_artifact
+from registry_artifacts import deadline, write_artifact
 
 
 @pytest.fixture
@@ -195,3 +196,90 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path, mon
     monkeypatch.chdir(outside)
     no_repo = publish_git(4, Registry(tmp_path / "reg"))
     assert (no_repo.commit, no_repo.dirty) == (None, None)
+
+
+def _add_file_record(entry_path: Path, name: str, sha256: str, size: int) -> None:
+    path = entry_path / "metadata.json"
+    data = json.loads(path.read_text())
+    data["files"].append({"name": name, "sha256": sha256, "size": size})
+    path.write_text(json.dumps(data))
+
+
+def test_file_names_that_leave_the_entry_are_refused_before_any_read(
+    tmp_path, registry, loader_calls
+):
+    """`../../../../dev/zero` made verify and promote hang; a real outside file verified 'ok'."""
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    v2 = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    outside = tmp_path / "hostname"
+    outside.write_text("host\n")
+    sha = hashlib.sha256(outside.read_bytes()).hexdigest()
+    # From v2, "../../../../hostname" is tmp_path/hostname: it exists and its hash is true.
+    _add_file_record(v2.path, "../../../../hostname", sha, outside.stat().st_size)
+    _add_file_record(registry.root / "t/prefix/v1", "../../../../dev/zero", "0" * 64, 10)
+
+    with deadline(10):
+        report = registry.verify()
+        with pytest.raises(RegistryError, match=r"invalid file name '\.\./\.\./\.\./\.\./dev/zero'"):
+            registry.promote("t", "prefix", "v1", "production")
+        with pytest.raises(RegistryError, match="invalid file name"):
+            registry.get("t", "prefix", "v2").load()
+    assert not report.ok
+    assert {(p.entry, p.file) for p in report.problems} == {
+        ("t/prefix/v1", "metadata.json"), ("t/prefix/v2", "metadata.json")}
+    assert all("invalid file name" in p.actual for p in report.problems)
+    assert loader_calls == []
+    assert not (registry.root / "t/prefix/aliases.json").exists()
+
+
+def test_symlinked_entries_and_files_are_reported_and_never_read(tmp_path, registry, loader_calls):
+    v1 = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    # v1's weights become a link to an outside copy with the same bytes (hash would match), and
+    # its config a link to /dev/zero, which a plain read never finishes.
+    copy = tmp_path / "outside.safetensors"
+    shutil.copyfile(v1.path / "prefix.safetensors", copy)
+    (v1.path / "prefix.safetensors").unlink()
+    (v1.path / "prefix.safetensors").symlink_to(copy)
+    (v1.path / "prefix_config.json").unlink()
+    (v1.path / "prefix_config.json").symlink_to("/dev/zero")
+    # v3 is a whole version linked to v2; v4's metadata.json is a named pipe.
+    (registry.root / "t/prefix/v3").symlink_to(registry.root / "t/prefix/v2")
+    shutil.copytree(registry.root / "t/prefix/v2", registry.root / "t/prefix/v4")
+    (registry.root / "t/prefix/v4/metadata.json").unlink()
+    os.mkfifo(registry.root / "t/prefix/v4/metadata.json")
+
+    with deadline(10):
+        found = {(p.entry, p.file, p.actual) for p in registry.verify().problems}
+        with pytest.raises(IntegrityError, match="symbolic link"):
+            registry.get("t", "prefix", "v1").load()
+        with pytest.raises(IntegrityError, match="v3 is a symbolic link"):
+            registry.get("t", "prefix", "v3")
+        with pytest.raises(IntegrityError, match="named pipe"):
+            registry.get("t", "prefix", "v4")
+    assert ("t/prefix/v1", "prefix.safetensors", "symbolic link") in found
+    assert ("t/prefix/v1", "prefix_config.json", "symbolic link") in found
+    assert ("t/prefix/v3", "", "symbolic link") in found
+    assert any(entry == "t/prefix/v4" and "named pipe" in actual for entry, _, actual in found)
+    assert loader_calls == []
+
+
+def test_one_corrupt_metadata_json_does_not_hide_the_other_versions(tmp_path, registry):
+    for seed in (1, 2, 3):
+        registry.publish(write_artifact(tmp_path, seed=seed), task="t", method="prefix")
+    (registry.root / "t/prefix/v2/metadata.json").write_text("{not json")
+    listing = registry.scan()
+    assert [e.path.name for e in listing.entries] == ["v1", "v3"]
+    assert [(p.entry, p.file) for p in listing.problems] == [("t/prefix/v2", "metadata.json")]
+    assert "not valid JSON" in listing.problems[0].actual
+    with pytest.raises(RegistryError, match="1 unreadable versions.*t/prefix/v2: .*not valid JSON"):
+        registry.list()
+
+
+def test_nan_written_into_metadata_by_hand_is_reported_not_read_as_a_number(tmp_path, registry):
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
+                             metrics={"accuracy": 0.5})
+    path = entry.path / "metadata.json"
+    path.write_text(path.read_text().replace('"accuracy": 0.5', '"accuracy": NaN'))
+    with pytest.raises(RegistryError, match="metrics.accuracy: Input should be a finite number"):
+        registry.get("t", "prefix")

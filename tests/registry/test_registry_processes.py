@@ -37,14 +37,20 @@ results = [(a, registry.publish(a, task=task, method="prefix").metadata.version)
 print(json.dumps(results), flush=True)
 """
 
-# Publishes new content in a loop until killed; weights are random bytes (the registry only hashes
-# them), large enough that a kill often lands inside copying, fsync or the claim.
+# Publishes new content in a loop until killed; weights are random bytes behind a valid header (the
+# registry parses the header and hashes the bytes), large enough that a kill often lands inside
+# copying, fsync or the claim.
 LOOPING_CHILD = CHILD_PRELUDE + """
+import struct
 root, work = sys.argv[1:]
 registry = Registry(root)
 config = json.dumps({"method": "prefix", "form": "folded", "task_type": "text_generation",
-                     "base_model": {"name_or_path": "m", "model_type": "gpt2", "fingerprint": "f00d"},
-                     "method_config": {}, "shape": {}})
+                     "base_model": {"model_type": "m", "name_or_path": "m", "fingerprint": "f"},
+                     "method_config": {"prefix_length": 4}, "hidden_size": 8,
+                     "layout": {"site_kinds": ["self"], "num_kv_heads": 1, "head_dim": 8192}})
+size = 4 * 1 * 2 * 1 * 8192 * 4  # 256 KiB of float32
+header = json.dumps({"prefix": {"dtype": "F32", "shape": [4, 1, 2, 1, 8192],
+                                "data_offsets": [0, size]}}).encode()
 print("ready", flush=True)
 for i in range(10**6):
     artifact = os.path.join(work, f"{os.getpid()}-{i}")
@@ -52,7 +58,7 @@ for i in range(10**6):
     with open(os.path.join(artifact, "prefix_config.json"), "w") as f:
         f.write(config)
     with open(os.path.join(artifact, "prefix.safetensors"), "wb") as f:
-        f.write(os.urandom(256 * 1024))
+        f.write(struct.pack("<Q", len(header)) + header + os.urandom(size))
     registry.publish(artifact, task="crash", method="prefix")
 """
 

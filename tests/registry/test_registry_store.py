@@ -5,9 +5,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
+import stat
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from prefixes.registry import (
     RegistryError,
 )
 from prefixes.registry import store as store_module
-from registry_artifacts import write_artifact
+from registry_artifacts import LAYOUT, write_artifact
 
 
 @pytest.fixture
@@ -44,8 +47,8 @@ def test_publish_records_hashes_digest_and_artifact_fields(tmp_path, registry):
     pairs = "".join(f"{name}\0{sha}\n" for name, sha in sorted(expected.items()))
     assert md.digest == hashlib.sha256(pairs.encode()).hexdigest()
     assert md.base_model.name_or_path == "tiny-gpt2" and md.base_model.fingerprint == "f00d"
-    assert md.shape == {"num_layers": 2, "num_virtual_tokens": 4, "kv_dim": 8}
-    assert md.method_config["num_virtual_tokens"] == 4
+    assert md.shape == {"layout": LAYOUT, "hidden_size": 8}
+    assert md.method_config["prefix_length"] == 4 and md.adapter_method == "prefix"
     assert md.metrics == {"accuracy": 0.9} and md.training_params == {"lr": 0.01}
     assert md.dataset_fingerprint == "data123"
     assert md.dvc.lock_hash is None and "torch" in md.library_versions
@@ -72,7 +75,7 @@ def test_digest_ignores_time_and_provenance(tmp_path):
         write_artifact(tmp_path, seed=3), task="t", method="prefix"
     )
     two = Registry(tmp_path / "two").publish(
-        write_artifact(tmp_path, seed=3), task="t", method="prompt", training_params={"steps": 9}
+        write_artifact(tmp_path, seed=3), task="t", method="prefix-long", training_params={"steps": 9}
     )
     assert one.metadata.created_at != two.metadata.created_at
     assert one.metadata.digest == two.metadata.digest
@@ -92,9 +95,9 @@ def test_latest_is_the_highest_number_not_the_last_in_text_order(tmp_path, regis
 
 
 def test_list_filters_by_task_and_method(tmp_path, registry):
-    registry.publish(write_artifact(tmp_path, seed=1), task="b", method="prompt")
+    registry.publish(write_artifact(tmp_path, seed=1, method="prompt"), task="b", method="prompt")
     registry.publish(write_artifact(tmp_path, seed=2), task="a", method="prefix")
-    registry.publish(write_artifact(tmp_path, seed=3), task="a", method="prompt")
+    registry.publish(write_artifact(tmp_path, seed=3, method="prompt"), task="a", method="prompt")
     refs = lambda entries: [e.ref for e in entries]  # noqa: E731
     assert refs(registry.list()) == ["a/prefix/v1", "a/prompt/v1", "b/prompt/v1"]
     assert refs(registry.list(task="a")) == ["a/prefix/v1", "a/prompt/v1"]
@@ -125,7 +128,7 @@ def test_aliases_resolve_and_keep_full_history(tmp_path, registry):
     assert state.history[0].at <= state.history[1].at <= state.history[2].at
 
 
-@pytest.mark.parametrize("alias", ["latest", "v3", "Prod", "../x"])
+@pytest.mark.parametrize("alias", ["latest", "v3", "v0", "v01", "Prod", "../x"])
 def test_alias_names_that_would_be_ambiguous_or_unsafe_are_refused(tmp_path, registry, alias):
     registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
     with pytest.raises(InvalidNameError, match="alias"):
@@ -273,3 +276,133 @@ def test_cached_latest_is_invalidated_by_any_change_to_the_versions(tmp_path, re
     registry.get("t", "prefix")
     shutil.copytree(namespace / "v2", namespace / "v7")
     assert registry.get("t", "prefix").path.name == "v7"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_metrics_are_refused_before_anything_is_written(tmp_path, value):
+    root = tmp_path / "reg"
+    registry = Registry(root)
+    with pytest.raises(RegistryError, match=r"metric 'accuracy' is .*finite"):
+        registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
+                         metrics={"accuracy": value, "loss": 0.5})
+    with pytest.raises(RegistryError, match=r"training_params.schedule\[1\] is not a finite"):
+        registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
+                         training_params={"schedule": [0.1, value]})
+    assert not root.exists()
+    # The namespace is still usable: the same artifact with a finite metric becomes v1.
+    entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
+                             metrics={"accuracy": 0.5})
+    assert entry.metadata.version == "v1" and registry.verify().ok
+    assert [e.metadata.metrics for e in registry.list()] == [{"accuracy": 0.5}]
+
+
+def test_publish_after_a_checkout_never_returns_a_version_holding_other_content(tmp_path):
+    """Branch A stores a1 as v1, branch B stores a2 as v1; the cache survives the checkouts."""
+    registry = Registry(tmp_path / "reg")
+    a1, a2 = write_artifact(tmp_path, seed=1), write_artifact(tmp_path, seed=2)
+    namespace = registry.root / "t" / "prefix"
+    registry.publish(a1, task="t", method="prefix")
+    branch_a = tmp_path / "branch-a"
+    shutil.copytree(namespace, branch_a)
+    shutil.rmtree(namespace / "v1")  # checkout of branch B, where v1 holds a2
+    assert registry.publish(a2, task="t", method="prefix").path.name == "v1"
+    shutil.rmtree(namespace)  # back to branch A (copytree keeps mtimes, as a fast checkout can)
+    shutil.copytree(branch_a, namespace)
+
+    entry = registry.publish(a2, task="t", method="prefix")
+    assert entry.path.name == "v2"
+    assert (entry.path / "prefix.safetensors").read_bytes() == (a2 / "prefix.safetensors").read_bytes()
+    assert registry.publish(a1, task="t", method="prefix").path.name == "v1"
+    assert registry.verify().ok
+
+
+def test_a_wrong_digest_cache_line_never_duplicates_or_misreports_a_version(tmp_path, registry):
+    first = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    second = registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+    cache = registry.root / ".cache" / "t@prefix.digests"
+    lines = cache.read_text().splitlines()
+    digest1, digest2 = first.metadata.digest, second.metadata.digest
+    # Hand-swapped digests (stamps kept, checksums now wrong), then a forged line whose checksum
+    # matches: neither may make a publish return the other version or store a duplicate.
+    cache.write_text(lines[0].replace(digest1, digest2) + "\n" + lines[1].replace(digest2, digest1))
+    assert registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix").path.name == "v2"
+    assert registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix").path.name == "v1"
+    number, _, stamp, _ = lines[0].split()
+    body = f"{number} {digest2} {stamp}"
+    cache.write_text(f"{body} {zlib.crc32(body.encode()):08x}\n{lines[1]}\n")
+    assert registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix").path.name == "v2"
+    assert [e.path.name for e in registry.list("t")] == ["v1", "v2"]
+
+
+@pytest.mark.parametrize("target", ["/elsewhere/evil", "../../../outside/evil", "v1/../../x", "v9"])
+def test_alias_targets_that_are_not_versions_are_refused_and_nothing_is_written_outside(
+    tmp_path, target
+):
+    root = tmp_path / "world" / "reg"
+    registry = Registry(root)
+    registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+    registry.promote("t", "prefix", "v1", "production")
+    aliases = root / "t" / "prefix" / "aliases.json"
+    aliases.write_text(aliases.read_text().replace('"production": "v1"', f'"production": "{target}"'))
+    before = sorted(str(p) for p in (tmp_path / "world").rglob("*") if root not in p.parents)
+
+    with pytest.raises((EntryNotFoundError, RegistryError), match=f"alias 'production'.*{target}"):
+        registry.get("t", "prefix", "production")
+    with pytest.raises(RegistryError, match="alias 'production'"):
+        registry.promote("t", "prefix", "production", "staging")
+    # Promoting a real version over the broken alias repairs it.
+    event = registry.promote("t", "prefix", "v1", "production")
+    assert (event.from_version, event.to_version) == (target, "v1")
+    assert registry.get("t", "prefix", "production").path == root / "t" / "prefix" / "v1"
+    after = sorted(str(p) for p in (tmp_path / "world").rglob("*") if root not in p.parents)
+    assert after == before == [str(root)]
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_every_file_and_directory_respects_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        registry = Registry(tmp_path / "reg")
+        registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix")
+        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix")
+        registry.promote("t", "prefix", "v1", "production")
+        namespace = registry.root / "t" / "prefix"
+        then = time.time() - 60
+        os.utime(namespace, (then, then))
+        registry.get("t", "prefix")  # writes the latest cache
+    finally:
+        os.umask(previous)
+    modes = {}
+    for path in [registry.root, *registry.root.rglob("*")]:
+        kind = "dir" if path.is_dir() else "file"
+        modes.setdefault((kind, stat.S_IMODE(path.stat().st_mode)), []).append(path.name)
+    assert {mode for mode in modes} == {("dir", 0o777 & ~umask), ("file", 0o666 & ~umask)}, modes
+    for name in ("registry.json", ".gitignore", "aliases.json", ".lock", "t@prefix.digests",
+                 "t@prefix.latest", "metadata.json", "prefix.safetensors"):
+        assert name in modes[("file", 0o666 & ~umask)]
+
+
+@pytest.mark.parametrize(("artifact_method", "method"), [
+    ("prefix", "p_tuning_v2"), ("prefix", "prompt"), ("p_tuning_v2", "prefix"), ("prompt", "prefix"),
+])
+def test_an_artifact_is_refused_under_another_artifact_methods_name(tmp_path, artifact_method, method):
+    root = tmp_path / "reg"
+    artifact = write_artifact(tmp_path, seed=1, method=artifact_method)
+    with pytest.raises(ArtifactError, match=f"as method '{method}': it holds a '{artifact_method}'"
+                       f".*--method {artifact_method}"):
+        Registry(root).publish(artifact, task="t", method=method)
+    assert not root.exists()
+    entry = Registry(root).publish(artifact, task="t", method=artifact_method)
+    assert entry.metadata.adapter_method == artifact_method
+    # A label that is not an artifact method's name stays free-form.
+    assert Registry(root).publish(artifact, task="t", method="ablation-1").metadata.version == "v1"
+
+
+def test_an_mlp_prefix_config_labelled_p_tuning_v2_is_refused(tmp_path):
+    artifact = write_artifact(tmp_path, seed=1)
+    config = json.loads((artifact / "prefix_config.json").read_text())
+    config["method"] = "p_tuning_v2"  # method_config still says reparameterization: true
+    (artifact / "prefix_config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="says method 'p_tuning_v2', but its method_config is a 'prefix' config"):
+        Registry(tmp_path / "reg").publish(artifact, task="t", method="p_tuning_v2")
+    assert not (tmp_path / "reg").exists()

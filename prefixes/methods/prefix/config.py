@@ -38,3 +38,13 @@ class PrefixConfig(StrictModel):
         if self.init != "text" and self.init_text is not None:
             raise ValueError(f"init_text is only used with init='text' (init is {self.init!r}): remove it")
         return self
+
+    def artifact_tensors(self, layout: dict | None, hidden_size: int | None) -> dict[str, tuple[int | None, ...]]:
+        """Tensor name -> shape of a folded artifact (None: decided by the base model's layout).
+
+        ``layout`` is the artifact's recorded attention sites (``PrefixLayout.to_dict()``).
+        """
+        if layout is None:  # the loader then takes the base model's layout
+            return {"prefix": (self.prefix_length, None, 2, None, None)}
+        sites = len(layout["site_kinds"])
+        return {"prefix": (self.prefix_length, sites, 2, int(layout["num_kv_heads"]), int(layout["head_dim"]))}

@@ -41,6 +41,10 @@ class PromptConfig(StrictModel):
         return self
 
 
+    def artifact_tensors(self, layout: dict | None, hidden_size: int | None) -> dict[str, tuple[int | None, ...]]:
+        """Tensor name -> shape of a folded artifact: one embedding per virtual token."""
+        return {"prompt": (self.num_virtual_tokens, hidden_size)}
+
 def fields_for_task(fields: dict, label_names: list[str] | None) -> dict:
     """Class-label initialisation without words takes the task's label names; a task without labels
     (generation) starts from vocabulary samples instead, as the paper does."""

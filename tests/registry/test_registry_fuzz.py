@@ -1,0 +1,356 @@
+"""Random damage to a registry copy: every read answers correctly or fails in one line, in time.
+
+Each case copies a small published registry, applies one to three seeded random edits (metadata
+fields and bytes, alias targets, artifact file names, weights, symlinks, FIFOs, cache lines), then
+runs every read command. The oracle:
+
+- nothing hangs (each command has a deadline) and nothing outside the registry root changes (a
+  sibling directory, the target of the hostile links, is snapshotted before and compared after);
+- a command either succeeds or fails with one `Error:` line (the CLI) or the registry's own error
+  type (the API), never a traceback;
+- versions, aliases and `latest` that no edit touched still answer exactly as published, and any
+  answer that succeeds is the version that was asked for, with the published bytes when loaded;
+- `verify` reports every version whose artifact files were changed, and every bad alias target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.registry_cli import registry as cli
+from prefixes.registry import Registry, RegistryError
+from registry_artifacts import deadline, write_artifact
+
+CASES = 300
+COMMAND_DEADLINE_S = 5.0
+NAMESPACES = {("t", "prefix"): 3, ("t", "prompt"): 1, ("u", "p_tuning_v2"): 2}
+ALIASES = {("t", "prefix"): {"production": "v2", "staging": "v3"},
+           ("u", "p_tuning_v2"): {"production": "v1"}}
+EVIL_NAMES = ["../../../../dev/zero", "../../../outside/secret", "/etc/hostname", "", ".", "..",
+              "a/b", "line\nbreak", "metadata.json", "prefix.safetensors/..", "x" * 300]
+EVIL_TARGETS = ["/elsewhere/evil", "../../../outside/evil", "v0", "v01", "v99", "", "latest",
+                "v1/../v2", "production", "v1\n"]
+JUNK_VALUES = [None, "x", -1, 3.5, [], {}, {"a": 1}, True, "NaN"]
+
+
+@dataclass
+class Damage:
+    """What the edits touched: these refs owe no particular answer, only a safe one."""
+
+    versions: set[tuple[str, str, str]] = field(default_factory=set)
+    files: set[tuple[str, str, str]] = field(default_factory=set)  # artifact bytes or names changed
+    aliases: set[tuple[str, str]] = field(default_factory=set)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> tuple[Path, dict]:
+    """A world with a published registry and a sibling `outside/` that links point into."""
+    world = tmp_path_factory.mktemp("pristine") / "world"
+    root = world / "reg"
+    registry = Registry(root)
+    seed = 0
+    for (task, method), count in NAMESPACES.items():
+        for _ in range(count):
+            seed += 1
+            artifact = write_artifact(world.parent / "in", seed, method=method)
+            registry.publish(artifact, task=task, method=method, metrics={"accuracy": seed / 10})
+    for (task, method), table in ALIASES.items():
+        for alias, version in table.items():
+            registry.promote(task, method, version, alias)
+    long_ago = time.time() - 60
+    for task, method in NAMESPACES:
+        os.utime(root / task / method, (long_ago, long_ago))
+        registry.get(task, method)  # writes the `latest` cache, which the edits also target
+    outside = world / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("secret\n")
+    shutil.copytree(root / "t" / "prefix" / "v1", outside / "entry")
+    expected = {
+        (task, method, entry.path.name): {
+            "metadata": entry.metadata.model_dump(mode="json"),
+            "files": {p.name: p.read_bytes() for p in entry.path.iterdir()},
+        }
+        for (task, method) in NAMESPACES for entry in registry.list(task, method)
+    }
+    return world, expected
+
+
+# ----- edits ---------------------------------------------------------------------------------------
+
+def _version_dir(root: Path, rng: random.Random) -> tuple[tuple[str, str, str], Path]:
+    task, method = rng.choice(sorted(NAMESPACES))
+    version = f"v{rng.randint(1, NAMESPACES[task, method])}"
+    return (task, method, version), root / task / method / version
+
+
+def _rewrite_json(path: Path, edit) -> None:
+    if path.is_symlink() or not path.is_file():  # an earlier edit made it a link or a FIFO
+        return
+    try:
+        data = json.loads(path.read_text())
+        edit(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return  # an earlier edit already broke its structure
+    path.write_text(json.dumps(data))
+
+
+def _edit_metadata(root: Path, rng: random.Random, damage: Damage) -> None:
+    ref, entry = _version_dir(root, rng)
+    damage.versions.add(ref)
+    path = entry / "metadata.json"
+    if entry.is_symlink() or not entry.is_dir() or path.is_symlink():
+        return  # edits go through the registry copy only, never through a link
+
+    def edit(data: dict) -> None:
+        key = rng.choice(sorted(data))
+        if rng.random() < 0.3:
+            del data[key]
+        elif key == "files" and data["files"]:
+            record = rng.choice(data["files"])
+            record[rng.choice(["name", "sha256", "size"])] = rng.choice([*EVIL_NAMES, 0, None])
+            damage.files.add(ref)
+        else:
+            data[key] = rng.choice(JUNK_VALUES)
+
+    choice = rng.randrange(4)
+    if choice == 0:
+        _rewrite_json(path, edit)
+    elif choice == 1:
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else b"{}"
+        path.write_bytes(data[: rng.randrange(len(data) + 1)])
+    elif choice == 2:
+        path.write_text(path.read_text().replace('"accuracy": ', '"accuracy": NaN, "x": ', 1)
+                        if path.is_file() and not path.is_symlink() else "NaN")
+    else:  # a file name outside the entry, with the true hash of what it points at
+        target = root.parent / "outside" / "secret"
+        _rewrite_json(path, lambda data: data.get("files", []).append(
+            {"name": rng.choice(EVIL_NAMES), "sha256": "%064x" % 0, "size": target.stat().st_size}))
+        damage.files.add(ref)
+
+
+def _edit_artifact_file(root: Path, rng: random.Random, damage: Damage) -> None:
+    ref, entry = _version_dir(root, rng)
+    damage.versions.add(ref)
+    damage.files.add(ref)
+    name = rng.choice(["prefix.safetensors", "prefix_config.json"])
+    path = entry / name
+    if entry.is_symlink() or not path.is_file() or path.is_symlink():
+        return
+    data = bytearray(path.read_bytes())
+    choice = rng.randrange(7)
+    if choice == 0:
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(data))
+    elif choice == 1:
+        path.write_bytes(bytes(data[: rng.randrange(len(data))]))
+    elif choice == 2:
+        path.write_bytes(bytes(data) + b"\0")
+    elif choice == 3:
+        path.rename(entry / rng.choice(["renamed", "PREFIX.safetensors", ".hidden"]))
+    elif choice == 4:
+        path.unlink()
+        path.symlink_to(rng.choice(["/dev/zero", str(root.parent / "outside" / "secret")]))
+    elif choice == 5:
+        path.unlink()
+        os.mkfifo(path)
+    else:
+        (entry / "extra.bin").write_bytes(b"extra")
+
+
+def _edit_aliases(root: Path, rng: random.Random, damage: Damage) -> None:
+    task, method = rng.choice(sorted(ALIASES))
+    damage.aliases.add((task, method))
+    path = root / task / method / "aliases.json"
+    choice = rng.randrange(3)
+    if choice == 0:
+        alias = rng.choice(sorted(ALIASES[task, method]))
+        _rewrite_json(path, lambda data: data["aliases"].__setitem__(alias, rng.choice(EVIL_TARGETS)))
+    elif choice == 1:
+        path.write_text(rng.choice(['{"aliases": []}', "[]", "{", '{"aliases": {"p": 1}}', "\0"]))
+    else:
+        path.unlink(missing_ok=True)
+        path.symlink_to(rng.choice(["/dev/zero", str(root.parent / "outside" / "secret")]))
+
+
+def _edit_structure(root: Path, rng: random.Random, damage: Damage) -> None:
+    choice = rng.randrange(4)
+    if choice == 3:  # a stale, torn or hand-edited cache line: answers must not change
+        name = rng.choice(["t@prefix.latest", "t@prefix.digests", "u@p_tuning_v2.latest"])
+        mtime = os.stat(root / "t" / "prefix").st_mtime_ns
+        (root / ".cache" / name).write_text(
+            rng.choice([f"{mtime} 1\n", f"{mtime} 99 00000000\n", "garbage", "", "\0\0"]))
+        return
+    ref, entry = _version_dir(root, rng)
+    damage.versions.add(ref)
+    if choice == 0:  # the version becomes a link to a copy outside, or to a sibling version
+        damage.files.add(ref)
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.is_symlink():
+            entry.symlink_to(rng.choice([root.parent / "outside" / "entry", entry.parent / "v1"]))
+    elif choice == 1:
+        damage.files.add(ref)
+        metadata = entry / "metadata.json"
+        if not entry.is_symlink() and metadata.is_file() and not metadata.is_symlink():
+            metadata.unlink()
+            if rng.random() < 0.5:
+                os.mkfifo(metadata)
+            else:
+                metadata.symlink_to(rng.choice(["/dev/zero", "../v1/metadata.json"]))
+    else:  # removed whole (as by a checkout): nothing is left for verify to flag
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+EDITS = [_edit_metadata, _edit_artifact_file, _edit_aliases, _edit_structure]
+
+
+# ----- checks --------------------------------------------------------------------------------------
+
+def _snapshot(directory: Path) -> dict[str, tuple]:
+    state = {}
+    for path in sorted(directory.rglob("*")):
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        state[str(path)] = (info.st_mode, info.st_mtime_ns, content)
+    return state
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    with deadline(COMMAND_DEADLINE_S):
+        result = CliRunner().invoke(cli, list(args))
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code in (0, 1), (args, result.exit_code, result.output, result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _latest_on_disk(namespace: Path) -> str | None:
+    numbers = [int(n[1:]) for n in os.listdir(namespace) if n[1:].isdigit() and n[:1] == "v"]
+    return f"v{max(numbers)}" if numbers else None
+
+
+def _check_list(root: Path, expected: dict, damage: Damage) -> None:
+    code, out, err = _cli("list", "--registry", str(root), "--json")
+    rows = {(r["task"], r["method"], r["version"]): r for r in json.loads(out)}
+    assert all(line.startswith("broken: ") for line in err.splitlines()), err
+    assert (code == 0) == (err == "")
+    for ref, published in expected.items():
+        if ref in damage.versions:
+            continue
+        assert rows[ref]["digest"] == published["metadata"]["digest"]
+        assert rows[ref]["metrics"] == published["metadata"]["metrics"]
+        if ref[:2] not in damage.aliases:
+            assert rows[ref]["aliases"] == sorted(
+                a for a, v in ALIASES.get(ref[:2], {}).items() if v == ref[2])
+
+
+def _check_verify(root: Path, expected: dict, damage: Damage) -> None:
+    code, out, _ = _cli("verify", "--registry", str(root), "--json")
+    report = json.loads(out)
+    flagged = {tuple(p["entry"].split("/")) for p in report["problems"]}
+    assert (code == 0) == report["ok"] == (not flagged)
+    # A damaged version that a later edit removed whole leaves nothing to flag.
+    present = {ref for ref in damage.files if os.path.lexists(root.joinpath(*ref))}
+    assert present <= flagged, present - flagged
+    clean = set(expected) - damage.versions
+    assert not clean & flagged, clean & flagged
+    for task, method in damage.aliases:
+        assert (task, method) in flagged or not (root / task / method / "aliases.json").is_file()
+
+
+def _requests(root: Path) -> list[tuple[str, str, str, str | None]]:
+    """(task, method, requested version, the version it must resolve to or None if none)."""
+    requests = []
+    for task, method in NAMESPACES:
+        namespace = root / task / method
+        requests.append((task, method, "latest", _latest_on_disk(namespace)))
+        requests.append((task, method, "v01", None))
+        for number in range(1, NAMESPACES[task, method] + 1):
+            requests.append((task, method, f"v{number}", f"v{number}"))
+        for alias, version in ALIASES.get((task, method), {}).items():
+            requests.append((task, method, alias, version))
+    return requests
+
+
+def _check_show(root: Path, expected: dict, damage: Damage) -> None:
+    for task, method, requested, resolves_to in _requests(root):
+        code, out, err = _cli("show", task, "--method", method, "--version", requested,
+                              "--registry", str(root), "--json")
+        via_alias = requested not in ("latest",) and not requested[1:].isdigit()
+        ref = (task, method, resolves_to)
+        must_answer = (resolves_to is not None and ref not in damage.versions
+                       and (task, method) not in damage.aliases)
+        if code == 1 or resolves_to is None:
+            assert code == 1 and not must_answer, (requested, code, err)
+            assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+            continue
+        shown = json.loads(out)
+        assert Path(shown["path"]).parent == root / task / method
+        if via_alias and (task, method) in damage.aliases:
+            continue  # an edited alias that still names an existing version is a valid answer
+        assert Path(shown["path"]) == root / task / method / resolves_to
+        if ref not in damage.versions:
+            published = expected[ref]["metadata"]
+            assert {k: shown[k] for k in published} == published
+
+
+def _check_load(root: Path, expected: dict, damage: Damage, loaded: list[Path]) -> None:
+    registry = Registry(root)
+    for (task, method, version), published in expected.items():
+        loaded.clear()
+        try:
+            with deadline(COMMAND_DEADLINE_S):
+                registry.get(task, method, version).load()
+        except RegistryError as error:
+            assert (task, method, version) in damage.versions, error
+            continue
+        assert loaded == [root / task / method / version]
+        stored = {p.name: p.read_bytes() for p in loaded[0].iterdir() if p.name != "metadata.json"}
+        assert stored == {k: v for k, v in published["files"].items() if k != "metadata.json"}
+
+
+@pytest.fixture
+def loaded(monkeypatch) -> list[Path]:
+    """`prefixes.model.load_adapter` replaced by a recorder (the registry verifies before it)."""
+    calls: list[Path] = []
+    fake = types.ModuleType("prefixes.model")
+    fake.load_adapter = lambda path, base_model=None: calls.append(Path(path))
+    monkeypatch.setitem(sys.modules, "prefixes.model", fake)
+    return calls
+
+
+def test_random_damage_never_yields_wrong_answers_hangs_tracebacks_or_writes_outside(
+    pristine, tmp_path, loaded
+):
+    world, expected = pristine
+    started = time.monotonic()
+    for case in range(CASES):
+        rng = random.Random(case)
+        copy = tmp_path / f"case-{case}"
+        shutil.copytree(world, copy, symlinks=True)
+        root = copy / "reg"
+        damage = Damage()
+        for _ in range(rng.randint(1, 3)):
+            rng.choice(EDITS)(root, rng, damage)
+        outside = _snapshot(copy / "outside")
+        try:
+            _check_list(root, expected, damage)
+            _check_verify(root, expected, damage)
+            _check_show(root, expected, damage)
+            _check_load(root, expected, damage, loaded)
+        except AssertionError as error:
+            raise AssertionError(f"case {case} (damage {damage}): {error}") from error
+        assert _snapshot(copy / "outside") == outside, f"case {case} wrote outside the registry"
+        assert sorted(os.listdir(copy)) == ["outside", "reg"], f"case {case}"
+        shutil.rmtree(copy)
+    assert time.monotonic() - started < 60

@@ -30,8 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prefixes.registry import Registry
 from prefixes.io import sha256_file
+from prefixes.registry import Registry
 from prefixes.registry.artifact import METADATA_FILE, content_digest
 from prefixes.registry.metadata import FileRecord
 

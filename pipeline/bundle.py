@@ -1,4 +1,9 @@
-"""The multi-task-bundle stage: group trained prefixes that share a base model, pin them, publish them."""
+"""The multi-task-bundle stage: one bundle per (base model, method) of every task's prefix.
+
+Members that the publish stage filed in the registry are pinned to that version (a fresh clone
+serves them: the registry is in git); the others, such as an experiment's, point at the run's
+artifact folder.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +13,28 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option
-from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY, train_stage
-from prefixes.bundle import build_manifest, write_manifest
-from prefixes.registry import Registry
+from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
+from pipeline.params import Params
+from prefixes.bundle import RegistryRef, build_manifest, write_manifest
 
 
 @click.command("multi-task-bundle")
 @params_option
 @click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--dvc-lock", default="dvc.lock", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--published", "published_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="What the publish stage filed in the registry.")
 @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, metrics_dir: Path, dvc_lock: Path,
-                      output_dir: Path) -> None:
+def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, published_path: Path, output_dir: Path) -> None:
     """One bundle per (base model, method): every task's prefix over that frozen model."""
     params = load_or_exit(params_path)
-    registry = Registry(params.bundle.registry) if params.bundle.publish else None
-    for method in [*params.prefix_methods, *params.prompt_methods]:
+    published = json.loads(published_path.read_text())
+    for method in params.evaluated_methods:
         for model_key in params.models:
-            members = []
-            for task in params.task_names:
-                artifact = artifacts_dir / task / method / BEST_DIR
-                if params.tasks[task].model != model_key or not artifact.exists():
-                    continue
-                data = json.loads((data_dir / task / PREPARED_SUMMARY).read_text())
-                members.append((task, method, artifact, data.get("label_names")))
-                if registry is not None:
-                    metrics_path = metrics_dir / task / f"{method}.json"
-                    test = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-                    entry = registry.publish(
-                        artifact, task=task, method=method,
-                        training_params=params.training_config(task, method).model_dump(),
-                        metrics={k: v for k, v in test.items() if isinstance(v, (int, float))},
-                        dataset_fingerprint=data["fingerprint"],
-                        dvc_lock=dvc_lock if dvc_lock.exists() else None, dvc_stage=train_stage(task, method),
-                    )
-                    click.echo(f"published {task}/{method} as {entry.metadata.version}")
-            if not members:
+            tasks = [task for task in params.task_names if params.tasks[task].model == model_key]
+            if not tasks:
                 continue
+            members = [_member(params, task, method, artifacts_dir, data_dir, published) for task in tasks]
             name = f"{model_key}-{method}"
             bundle_dir = output_dir / name
             bundle_dir.mkdir(parents=True, exist_ok=True)
@@ -55,4 +43,13 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, met
             templated = [member.model_copy(update={"template": params.tasks[member.task].template})
                          for member in manifest.members]
             write_manifest(bundle_dir / MANIFEST_NAME, manifest.model_copy(update={"members": templated}))
-            click.echo(f"bundle {name}: {[task for task, *_ in members]}")
+            click.echo(f"bundle {name}: {tasks}")
+
+
+def _member(params: Params, task: str, method: str, artifacts_dir: Path, data_dir: Path, published: dict) -> tuple:
+    labels = json.loads((data_dir / task / PREPARED_SUMMARY).read_text()).get("label_names")
+    record = published.get(f"{task}/{method}")
+    if record is None:
+        return task, method, artifacts_dir / task / method / BEST_DIR, labels
+    ref = RegistryRef(registry=params.publish.registry, task=task, method=method, version=record["version"])
+    return task, method, ref, labels

@@ -18,6 +18,7 @@ _COMMANDS = {
     "train-baseline": ("pipeline.train", "train_baseline"),
     "evaluate": ("pipeline.evaluate", "evaluate"),
     "compare": ("pipeline.compare", "compare"),
+    "publish": ("pipeline.publish", "publish"),
     "multi-task-bundle": ("pipeline.bundle", "multi_task_bundle"),
     "check-params": ("pipeline.common", "check_params"),
     "registry": ("pipeline.registry_cli", "registry"),

@@ -34,6 +34,15 @@ def write_json(path: str | Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def split_results(results: dict) -> tuple[dict, dict]:
+    """(metrics, details): numbers DVC compares across runs, and what describes the run (counts,
+    fingerprints, sample predictions), which goes to a plain JSON file beside them."""
+    counts = {key for key in results if key.endswith(("examples", "tokens"))}
+    metrics = {key: value for key, value in results.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in counts}
+    return metrics, {key: value for key, value in results.items() if key not in metrics}
+
+
 @click.command("check-params")
 @params_option
 def check_params(params_path: str) -> None:

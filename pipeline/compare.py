@@ -8,7 +8,19 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option
-from pipeline.report import MAJORITY, UNTUNED, StaleRunError, at_or_below_reference, collect_rows, metrics_object
+from pipeline.plots import draw_task_curves
+from pipeline.report import (
+    MAJORITY,
+    UNTUNED,
+    RunDirs,
+    StaleRunError,
+    at_or_below_reference,
+    collect_rows,
+    methods_of,
+    metrics_object,
+)
+
+PLOTS_DIR = "plots"
 
 REPORT_FILES = ("compare.md", "compare.json", "compare.png")
 
@@ -17,16 +29,22 @@ REPORT_FILES = ("compare.md", "compare.json", "compare.png")
 @params_option
 @click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--evaluations-dir", default="evaluations", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
 @click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-def compare(params_path: str, metrics_dir: Path, artifacts_dir: Path, data_dir: Path, output_dir: Path) -> None:
+def compare(params_path: str, metrics_dir: Path, artifacts_dir: Path, evaluations_dir: Path, data_dir: Path,
+            output_dir: Path) -> None:
     """Measured metric, trainable parameters, artifact size, wall time and peak memory per run."""
     params = load_or_exit(params_path)
     try:
-        rows = collect_rows(params, metrics_dir, artifacts_dir, data_dir)
+        rows = collect_rows(params, RunDirs(artifacts_dir, metrics_dir, evaluations_dir), data_dir)
     except StaleRunError as error:
         raise click.ClickException(str(error)) from None
     write_report(rows, output_dir)
+    for task in params.task_names:
+        draw_task_curves(task, params.tasks[task].format, methods_of(params, task), artifacts_dir,
+                         output_dir / PLOTS_DIR / f"{task}.png")
     click.echo(markdown_table(rows))
 
 

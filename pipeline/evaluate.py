@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from pipeline.common import load_or_exit, params_option, require_task, write_json
+from accelerate import Accelerator
+from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
 from pipeline.tasks import encode_splits, model_config, task_format
@@ -28,14 +28,17 @@ GENERATION_FORMATS = ("causal_generation", "seq2seq_generation")
 @click.option("--task", required=True)
 @click.option("--artifact", "artifact_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "metrics_path", required=True, type=click.Path(dir_okay=False))
-def evaluate(params_path: str, task: str, artifact_dir: str, data_dir: str, metrics_path: str) -> None:
+@click.option("--out", "metrics_path", required=True, type=click.Path(dir_okay=False), help="Test metrics (numbers).")
+@click.option("--details", "details_path", required=True, type=click.Path(dir_okay=False),
+              help="Counts, data fingerprint and sample predictions of the evaluation.")
+def evaluate(params_path: str, task: str, artifact_dir: str, data_dir: str, metrics_path: str, details_path: str) -> None:
     """Test-split metrics of a trained artifact."""
     params = load_or_exit(params_path)
     require_task(params, task)
-    results = evaluate_run(params, task, artifact_dir, data_dir)
-    write_json(metrics_path, results)
-    click.echo(json.dumps({k: v for k, v in results.items() if isinstance(v, (int, float))}))
+    metrics, details = split_results(evaluate_run(params, task, artifact_dir, data_dir))
+    write_json(metrics_path, metrics)
+    write_json(details_path, details)
+    click.echo(json.dumps(metrics))
 
 
 def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_dir: str | Path) -> dict:

@@ -15,7 +15,7 @@ from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_
 
 from pipeline.layout import RAW_DATA_DIR
 from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config
-from pipeline.overrides import TaskTrainingOverrides, TrainingOverrides, set_values
+from pipeline.overrides import TaskTrainingOverrides, set_values
 from prefixes.config import TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES
 from prefixes.names import NAME_PATTERN, is_valid_name
@@ -88,9 +88,20 @@ class EvaluateSettings(StrictModel):
     max_new_tokens: int = Field(default=24, ge=1)
 
 
-class BundleSettings(StrictModel):
-    publish: bool = Field(default=False, description="Publish the bundle members into the registry.")
+class PublishSettings(StrictModel):
+    """What the publish stage does with the trained prefixes (never inside `dvc exp run`)."""
+
+    enabled: bool = Field(default=True, description="File every prefix/prompt run in the registry.")
     registry: str = Field(default="registry", description="Registry directory to publish into.")
+    alias: str = Field(default="candidate", description="Alias moved to each newly published version.")
+
+    @field_validator("alias")
+    @classmethod
+    def _not_production(cls, alias: str) -> str:
+        if alias in ("production", "latest"):
+            raise ValueError(f"{alias!r}: the pipeline moves a candidate alias; promote to production by hand "
+                             "with `prefixes registry promote`")
+        return alias
 
 
 class Params(StrictModel):
@@ -117,7 +128,7 @@ class Params(StrictModel):
     )
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
-    bundle: BundleSettings = Field(default_factory=BundleSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     @field_validator("prefix_methods", "prompt_methods")
     @classmethod
@@ -160,6 +171,7 @@ class Params(StrictModel):
                 f"evaluated_methods: {self.evaluated_methods} must list exactly prefix_methods + prompt_methods "
                 f"({[*self.prefix_methods, *self.prompt_methods]})"
             )
+        problems += self._shadowed_shared_settings()
         for task, overrides in self.task_training.items():
             for method in overrides.methods:
                 if method not in self.all_methods():
@@ -168,6 +180,16 @@ class Params(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _shadowed_shared_settings(self) -> list[str]:
+        """A shared training setting that every run's method overrides would never be used."""
+        runs, problems = self.all_methods(), []
+        for key in sorted(self.training.model_fields_set):
+            owners = [m for m in runs if m in self.methods and key in set_values(self.methods[m].training)]
+            if runs and len(owners) == len(runs):
+                problems.append(f"training.{key}: every method sets its own value, so this one is never used; "
+                                f"change {', '.join(f'methods.{m}.training.{key}' for m in owners)} instead")
+        return problems
 
     def all_methods(self) -> list[str]:
         return [*self.evaluated_methods, *self.baselines.methods]

@@ -92,7 +92,7 @@ def registry() -> None:
 @click.argument("artifact_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_registry_option
 @click.option("--task", required=True, help="Task name, e.g. 'sst2'.")
-@click.option("--method", required=True, help="Method name: 'prefix', 'prompt', 'p_tuning_v2', ...")
+@click.option("--method", required=True, help="The registered method the artifact was trained with.")
 @click.option("--metrics", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON/YAML file of metric name -> number.")
 @click.option("--training-params", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -180,7 +180,7 @@ def list_entries(
 
 @registry.command()
 @click.argument("task")
-@click.option("--method", default="prefix", show_default=True)
+@click.option("--method", required=True, help="The registered method the version was trained with.")
 @click.option("--version", default="latest", show_default=True, help="'latest', 'vN' or an alias.")
 @_registry_option
 @_json_option
@@ -222,7 +222,7 @@ def show(task: str, method: str, version: str, registry_dir: Path, as_json: bool
 
 @registry.command()
 @click.argument("task")
-@click.option("--method", default="prefix", show_default=True)
+@click.option("--method", required=True, help="The registered method the version was trained with.")
 @click.option("--version", required=True, help="'latest' (pinned now), 'vN' or another alias.")
 @click.option("--alias", required=True, help="Alias to move, e.g. 'production'.")
 @_registry_option

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.layout import TRAIN_SUMMARY
@@ -24,6 +25,15 @@ LOWER_IS_BETTER = {"loss", "perplexity"}
 MAJORITY, UNTUNED = "majority", "untuned"
 
 
+@dataclass(frozen=True)
+class RunDirs:
+    """Where the runs' outputs are: training summaries, test metrics, evaluation details."""
+
+    artifacts: Path
+    metrics: Path
+    evaluations: Path
+
+
 class StaleRunError(ValueError):
     """A run the params define is missing or was made on other data."""
 
@@ -34,12 +44,12 @@ def methods_of(params: Params, task: str) -> list[str]:
     return [*params.evaluated_methods, *baselines]
 
 
-def collect_rows(params: Params, metrics_dir: Path, artifacts_dir: Path, data_dir: Path) -> list[dict]:
+def collect_rows(params: Params, run_dirs: RunDirs, data_dir: Path) -> list[dict]:
     """Per task: one row per run the params define, then the task's reference row."""
     rows = []
     for task in params.task_names:
         summary, splits = read_prepared(data_dir / task)
-        task_rows = [_run_row(params, task, method, metrics_dir, artifacts_dir, summary["fingerprint"])
+        task_rows = [_run_row(params, task, method, run_dirs, summary["fingerprint"])
                      for method in methods_of(params, task)]
         reference = _reference_row(params.tasks[task].format, task, summary, splits, task_rows)
         rows += task_rows + ([reference] if reference else [])
@@ -52,11 +62,12 @@ def _read_json(path: Path, run: str) -> dict:
     return json.loads(path.read_text())
 
 
-def _run_row(params: Params, task: str, method: str, metrics_dir: Path, artifacts_dir: Path, fingerprint: str) -> dict:
+def _run_row(params: Params, task: str, method: str, run_dirs: RunDirs, fingerprint: str) -> dict:
     run = f"{task}/{method}"
-    summary = _read_json(artifacts_dir / task / method / TRAIN_SUMMARY, run)
-    test = _read_json(metrics_dir / task / f"{method}.json", run)
-    for name, found in (("training summary", summary["data_fingerprint"]), ("test metrics", test["data_fingerprint"])):
+    summary = _read_json(run_dirs.artifacts / task / method / TRAIN_SUMMARY, run)
+    test = _read_json(run_dirs.metrics / task / f"{method}.json", run)
+    details = _read_json(run_dirs.evaluations / task / f"{method}.json", run)
+    for name, found in (("training summary", summary["data_fingerprint"]), ("test metrics", details["data_fingerprint"])):
         if found != fingerprint:
             raise StaleRunError(f"{run}: its {name} was made on other data ({found[:12]}, prepared data is "
                                 f"{fingerprint[:12]}); run `dvc repro` to retrain it")

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import torch
 
-from pipeline.common import load_or_exit, params_option, require_task, write_json
+from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
 from pipeline.evaluate import split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
@@ -32,10 +32,14 @@ def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_tes
     @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False))
     @click.option("--metrics", "metrics_path", required=with_test_metrics, type=click.Path(dir_okay=False),
                   help="Test metrics JSON (baselines are tested in the training process).")
-    def command(params_path: str, task: str, method: str, data_dir: str, output_dir: str, metrics_path: str | None) -> None:
+    @click.option("--details", "details_path", required=with_test_metrics, type=click.Path(dir_okay=False),
+                  help="Counts and data fingerprint of the test evaluation.")
+    def command(params_path: str, task: str, method: str, data_dir: str, output_dir: str, metrics_path: str | None,
+                details_path: str | None) -> None:
         params = load_or_exit(params_path)
         require_task(params, task)
-        summary = train_run(params, task, method, data_dir, output_dir, test_metrics_path=metrics_path)
+        test_outputs = (metrics_path, details_path) if metrics_path else None
+        summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs)
         click.echo(json.dumps({k: summary[k] for k in ("task", "method", "global_step", "best_eval", "wall_time_s")}))
 
     return command
@@ -50,7 +54,7 @@ train_baseline = _train_command("train-baseline", tuple(method_names("baseline")
 
 
 def train_run(params: Params, task_name: str, method: str, data_dir: str | Path, output_dir: str | Path,
-              test_metrics_path: str | Path | None = None) -> dict:
+              test_outputs: tuple[str | Path, str | Path] | None = None) -> dict:
     """Train one task with one method (or baseline); write the artifact, logs and a summary."""
     task = params.tasks[task_name]
     output_dir = Path(output_dir)
@@ -81,11 +85,12 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
         "truncation": truncation,
     }
     write_json(output_dir / TRAIN_SUMMARY, run_summary)
-    if test_metrics_path is not None:
+    if test_outputs is not None:
         test = split_metrics(model, encoded["test"], label_names, model.task_type,
-                            pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
-        test["data_fingerprint"] = summary["fingerprint"]
-        write_json(test_metrics_path, test)
+                             pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
+        metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
+        write_json(test_outputs[0], metrics)
+        write_json(test_outputs[1], details)
     return run_summary
 
 

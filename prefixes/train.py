@@ -19,19 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
+from accelerate import Accelerator
+from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.config import TrainingConfig
 from prefixes.data import collate
 from prefixes.evaluate import evaluate_model
-from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.train_log import MetricsLog, TrainResult, peak_memory_mb
-
 
 
 @dataclass

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import torch
-from peft import PeftModel
-
 from conftest import right_padded_batch
 from families import FAMILIES, family_model
+from peft import PeftModel
+
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architectures.md"

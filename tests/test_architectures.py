@@ -13,12 +13,12 @@ import copy
 
 import pytest
 import torch
+from conftest import right_padded_batch
+from families import family_model
 from peft import PeftModel
 from transformers import AttentionInterface, DynamicCache
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from conftest import right_padded_batch
-from families import family_model
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 
 TOLERANCE = 1e-5

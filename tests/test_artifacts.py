@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
+from conftest import right_padded_batch, tiny_model
 from pydantic import ValidationError
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from conftest import right_padded_batch, tiny_model
 from prefixes import (
     ModelConfig,
     PrefixConfig,

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import TINY_CONFIGS, right_padded_batch, tiny_model
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModelForCausalLM,
@@ -17,7 +18,6 @@ from transformers import (
     LlamaConfig,
 )
 
-from conftest import TINY_CONFIGS, right_padded_batch, tiny_model
 from pipeline.predict_cli import predict
 from prefixes import (
     ModelConfig,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import right_padded_batch, tiny_model
+
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 
 

@@ -14,10 +14,10 @@ import math
 
 import pytest
 import torch
+from conftest import CAUSAL, ENCODERS, SEQ2SEQ, right_padded_batch, tiny_model
 from transformers import AttentionInterface, DynamicCache
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from conftest import CAUSAL, ENCODERS, SEQ2SEQ, right_padded_batch, tiny_model
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 
 TOLERANCE = 1e-5

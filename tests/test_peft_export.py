@@ -6,9 +6,9 @@ import copy
 
 import pytest
 import torch
+from conftest import right_padded_batch, tiny_model
 from peft import PeftModel
 
-from conftest import right_padded_batch, tiny_model
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 
 TOLERANCE = 1e-5

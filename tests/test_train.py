@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import tiny_model
+
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 from prefixes.config import TrainingConfig
 from prefixes.data import collate

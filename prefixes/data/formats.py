@@ -12,14 +12,15 @@ from typing import Any
 
 import torch
 
-from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
 from prefixes.data.example import DataError, Example
+from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
 from prefixes.data.truncation import (
     IGNORE_INDEX,
     TruncationReport,
     report_truncation,
     token_counts,
 )
+
 
 class ClassificationFormat:
     """Single text or text pair -> input_ids, attention_mask, labels (index into label_names)."""

@@ -17,7 +17,6 @@ from typing import Any
 from prefixes.data.example import FIELDS, DataError, Example
 from prefixes.data.packaged import iter_packaged
 
-
 PACKAGED_SOURCES: tuple[str, ...] = ("bbc_news", "drug_reviews", "chitchat", "chatterbot_qa")
 FILE_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 

@@ -12,6 +12,7 @@ only mutable part and keep their full history. Method names are usually those of
 """
 
 from prefixes.registry.aliases import AliasEvent, AliasFile
+from prefixes.registry.entry import Entry, Listing
 from prefixes.registry.errors import (
     ArtifactError,
     EntryNotFoundError,
@@ -22,8 +23,6 @@ from prefixes.registry.errors import (
 )
 from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
 from prefixes.registry.names import NAME_PATTERN
-from prefixes.registry.entry import Entry
-from prefixes.registry.entry import Listing
 from prefixes.registry.store import Registry
 from prefixes.registry.verify import Problem, VerifyReport
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -76,7 +76,7 @@ def move_alias(path: Path, alias: str, version: str, by: str) -> AliasEvent:
         from_version=state.aliases.get(alias),
         to_version=version,
         by=by,
-        at=datetime.now(timezone.utc),
+        at=datetime.now(UTC),
     )
     state.aliases[alias] = version
     state.history.append(event)

@@ -8,7 +8,7 @@ before the first byte is written.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,7 @@ from prefixes.artifact.schema import ArtifactConfig
 from prefixes.methods.registry import method_names
 from prefixes.registry.artifact import content_digest
 from prefixes.registry.errors import ArtifactError, RegistryError, describe_validation
-from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetadata, FileRecord
-from prefixes.registry.metadata import parse_metadata
+from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetadata, FileRecord, parse_metadata
 from prefixes.registry.provenance import dvc_info, git_info
 from prefixes.versions import library_versions
 
@@ -90,7 +89,7 @@ def build_draft(
             task=task,
             method=method,
             version=version,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             digest=content_digest(records),
             form="folded",
             adapter_method=config.method,

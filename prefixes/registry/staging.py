@@ -14,11 +14,11 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from prefixes.registry.artifact import METADATA_FILE
 from prefixes.io import create_new, fsync_dir
+from prefixes.registry.artifact import METADATA_FILE
 from prefixes.registry.atomic import try_lock, write_durable
 from prefixes.registry.metadata import EntryMetadata
 from prefixes.registry.names import format_version
@@ -73,7 +73,7 @@ def claim_version(stage: Path, namespace: Path, draft: EntryMetadata, number: in
     """
     while True:
         metadata = draft.model_copy(
-            update={"version": format_version(number), "created_at": datetime.now(timezone.utc)}
+            update={"version": format_version(number), "created_at": datetime.now(UTC)}
         )
         write_durable(stage / METADATA_FILE, metadata.to_json().encode())
         fsync_dir(stage)

@@ -19,24 +19,27 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user
-from prefixes.registry.aliases import move_alias, read_aliases
 from prefixes.io import TEMP_PREFIX, fsync_dir, write_atomic
+from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user, move_alias, read_aliases
 from prefixes.registry.artifact import METADATA_FILE, copy_and_hash, hash_file, publishable_files
 from prefixes.registry.atomic import exclusive_lock
 from prefixes.registry.draft import build_draft, check_method
 from prefixes.registry.entry import Entry, Listing
-from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError
-from prefixes.registry.errors import SchemaVersionError
+from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
 from prefixes.registry.metadata import FileRecord, read_metadata
-from prefixes.registry.names import LATEST, format_version, is_valid_name, parse_version
-from prefixes.registry.names import validate_alias, validate_name, validate_task
+from prefixes.registry.names import (
+    LATEST,
+    format_version,
+    is_valid_name,
+    parse_version,
+    validate_alias,
+    validate_name,
+    validate_task,
+)
 from prefixes.registry.reading import read_document
-from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs
-from prefixes.registry.staging import staging_dir
+from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs, staging_dir
 from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
-from prefixes.versions import library_versions
 
 LAYOUT_FILE = "registry.json"
 LAYOUT_VERSION = 1

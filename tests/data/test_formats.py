@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from prefixes.base_models import load_tokenizer
-
 from prefixes.data import (
     CausalGenerationFormat,
     ClassificationFormat,

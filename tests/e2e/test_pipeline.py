@@ -126,3 +126,26 @@ def test_compare_covers_exactly_the_runs_the_params_define(project, tmp_path):
     report = json.loads((tmp_path / "reports" / "compare.json").read_text())
     assert set(report) == {"bbc_news/prefix", "bbc_news/prompt", "bbc_news/lora", "bbc_news/majority"}
     assert "p_tuning_v2" not in (tmp_path / "reports" / "compare.md").read_text()
+
+
+def _tree_digest(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_publish_files_every_run_and_bundles_serve_from_the_registry(project):
+    published = json.loads((project / "reports" / "published.json").read_text())
+    assert set(published) == {f"{t}/{m}" for t in ("bbc_news", "chitchat") for m in ("prefix", "p_tuning_v2", "prompt")}
+    manifest = json.loads((project / "bundles" / "minilm-prefix" / "manifest.json").read_text())
+    assert all(member["artifact"]["registry"] == "../../registry" for member in manifest["members"])
+    shown = json.loads(_run(["prefixes", "registry", "show", "bbc_news", "--method", "prefix", "--version",
+                             "candidate", "--registry", "registry", "--json"], project).stdout)
+    assert shown["version"] == published["bbc_news/prefix"]["version"]
+
+
+def test_an_experiment_changes_the_trainer_and_leaves_the_registry_untouched(project):
+    before = _tree_digest(project / "registry")
+    _run(["dvc", "exp", "run", "-S", "training.max_steps=3"], project)
+    summary = json.loads((project / "artifacts" / "bbc_news" / "prefix" / "train.json").read_text())
+    assert summary["global_step"] == 3  # the -S override reached the trainer
+    assert _tree_digest(project / "registry") == before
+    assert json.loads((project / "reports" / "published.json").read_text()) == {}

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from fresh_clone import REPO, fresh_clone, plain_environment
 
 pytestmark = pytest.mark.e2e

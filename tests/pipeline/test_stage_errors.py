@@ -41,7 +41,8 @@ def test_evaluate_of_a_folder_that_is_no_artifact_names_what_is_missing(tmp_path
     shutil.copytree(REPO / "tests" / "pipeline", project / "data_dir")  # any existing folder
 
     result = CliRunner().invoke(main, ["evaluate", "--task", "bbc_news", "--artifact", "artifact",
-                                       "--data", "data_dir", "--out", "metrics/out.json"])
+                                       "--data", "data_dir", "--out", "metrics/out.json",
+                                       "--details", "evaluations/out.json"])
 
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: ")

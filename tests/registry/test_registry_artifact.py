@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from registry_artifacts import safetensors_bytes, write_artifact
 from safetensors import safe_open
 
 from prefixes.registry import ArtifactError, Registry
 from prefixes.registry.safetensors_header import read_header
-from registry_artifacts import safetensors_bytes, write_artifact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

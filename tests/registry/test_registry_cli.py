@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from registry_artifacts import write_artifact
 
 from pipeline.registry_cli import registry as cli
-from registry_artifacts import write_artifact
 
 
 def run(*args: str | Path, code: int = 0) -> Result:
@@ -90,7 +90,7 @@ def test_errors_are_one_clear_line_without_a_traceback(tmp_path):
     training = run("publish", write_artifact(tmp_path, seed=1, form="training"), "--registry", reg,
                    "--task", "t", "--method", "prefix", code=1)
     assert "only folded" in training.stderr
-    missing = run("show", "t", "--registry", reg, code=1)
+    missing = run("show", "t", "--method", "prefix", "--registry", reg, code=1)
     assert "no versions of t/prefix" in missing.stderr
 
 
@@ -135,7 +135,7 @@ def test_show_refuses_an_alias_pointing_outside_its_namespace(tmp_path):
         "--method", "prefix")
     (reg / "t" / "prefix" / "aliases.json").write_text(
         json.dumps({"aliases": {"production": "../../../outside/evil"}, "history": []}))
-    result = run("show", "t", "--version", "production", "--registry", reg, code=1)
+    result = run("show", "t", "--method", "prefix", "--version", "production", "--registry", reg, code=1)
     assert result.stderr.startswith("Error: alias 'production' of t/prefix points at "
                                     "'../../../outside/evil', which is not a version name")
     assert len(result.stderr.strip().splitlines()) == 1

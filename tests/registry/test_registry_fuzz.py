@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from registry_artifacts import deadline, write_artifact
 
 from pipeline.registry_cli import registry as cli
 from prefixes.registry import Registry, RegistryError
-from registry_artifacts import deadline, write_artifact
 
 CASES = 300
 COMMAND_DEADLINE_S = 5.0

@@ -12,10 +12,10 @@ import types
 from pathlib import Path
 
 import pytest
+from registry_artifacts import deadline, write_artifact
 
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
 from prefixes.registry.metadata import GitInfo
-from registry_artifacts import deadline, write_artifact
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from prefixes.registry import Registry
 from registry_artifacts import write_artifact
+
+from prefixes.registry import Registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

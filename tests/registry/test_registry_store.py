@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from registry_artifacts import LAYOUT, write_artifact
 
 from prefixes.registry import (
     ArtifactError,
@@ -23,7 +24,6 @@ from prefixes.registry import (
     RegistryError,
 )
 from prefixes.registry import store as store_module
-from registry_artifacts import LAYOUT, write_artifact
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prefixes.methods.prefix.config import PrefixConfig
 from prefixes.inject import PrefixLayout
+from prefixes.methods.prefix.config import PrefixConfig
+
 
 class PrefixEncoder(nn.Module):
     """One task's prefix. ``forward()`` returns (P, sites, 2, kv_heads, head_dim); 2 = key, value."""

@@ -7,6 +7,7 @@ from torch import nn
 
 from prefixes.methods.prompt.config import PromptConfig
 
+
 class SoftPrompt(nn.Module):
     """``forward()`` returns the prompt embeddings (P, hidden)."""
 

@@ -1,0 +1,74 @@
+"""The publish stage: file every trained prefix of the default pipeline in the registry.
+
+Publishing is deliberate. Each (task, method) artifact becomes a registry version (idempotent by
+content: an unchanged artifact keeps its version) and the `candidate` alias moves to it;
+promoting to `production` stays a separate, human command (`prefixes registry promote`). Inside
+`dvc exp run` (DVC sets DVC_EXP_BASELINE_REV) nothing is published and no alias moves: an
+experiment must not change what serving resolves. The stage writes what it published, which the
+bundle stage pins its members to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from pipeline.common import load_or_exit, params_option, write_json
+from pipeline.layout import BEST_DIR, PREPARED_SUMMARY, train_stage
+from pipeline.params import Params
+from prefixes.registry import Registry
+
+EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
+
+
+@click.command("publish")
+@params_option
+@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dvc-lock", default="dvc.lock", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "record_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON of what was published: '<task>/<method>' -> version and digest.")
+def publish(params_path: str, artifacts_dir: Path, data_dir: Path, metrics_dir: Path, dvc_lock: Path,
+            record_path: Path) -> None:
+    """Publish every prefix and prompt run into the registry and move its `candidate` alias."""
+    params = load_or_exit(params_path)
+    reason = _reason_not_to_publish(params)
+    if reason:
+        write_json(record_path, {})
+        click.echo(f"not publishing: {reason}; the registry is unchanged")
+        return
+    registry = Registry(params.publish.registry)
+    published = {}
+    for task in params.task_names:
+        data = json.loads((data_dir / task / PREPARED_SUMMARY).read_text())
+        for method in params.evaluated_methods:
+            entry = _publish_run(params, registry, task, method, artifacts_dir, metrics_dir, data, dvc_lock)
+            published[f"{task}/{method}"] = {"version": entry.path.name, "digest": entry.metadata.digest}
+            click.echo(f"published {entry.ref} ({params.publish.alias})")
+    write_json(record_path, published)
+
+
+def _reason_not_to_publish(params: Params) -> str | None:
+    if not params.publish.enabled:
+        return "publish.enabled is false in params.yaml"
+    if os.environ.get(EXPERIMENT_MARKER):
+        return "this is a `dvc exp run` experiment"
+    return None
+
+
+def _publish_run(params: Params, registry: Registry, task: str, method: str, artifacts_dir: Path,
+                 metrics_dir: Path, data: dict, dvc_lock: Path):
+    test = json.loads((metrics_dir / task / f"{method}.json").read_text())
+    entry = registry.publish(
+        artifacts_dir / task / method / BEST_DIR, task=task, method=method,
+        training_params=params.training_config(task, method).model_dump(),
+        metrics={k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        dataset_fingerprint=data["fingerprint"],
+        dvc_lock=dvc_lock if dvc_lock.exists() else None, dvc_stage=train_stage(task, method),
+    )
+    registry.promote(task, method, entry.path.name, params.publish.alias)
+    return entry

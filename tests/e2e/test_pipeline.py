@@ -47,9 +47,14 @@ def project(tmp_path_factory) -> Path:
 def test_repro_produces_every_output(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     for task in params["task_names"]:
-        for method in params["evaluated_methods"]:
+        test_size = json.loads((project / "data" / "prepared" / task / "data.json").read_text())["counts"]["test"]
+        runs = params["evaluated_methods"] + (params["baselines"]["methods"] if task in params["baselines"]["tasks"] else [])
+        for method in runs:
             metrics = json.loads((project / "metrics" / task / f"{method}.json").read_text())
-            assert metrics["examples"] > 0
+            assert metrics and all(isinstance(v, (int, float)) for v in metrics.values())  # numbers only
+            details = json.loads((project / "evaluations" / task / f"{method}.json").read_text())
+            assert details["examples"] == test_size  # every evaluation path covers the whole test split
+        for method in params["evaluated_methods"]:
             assert (project / "artifacts" / task / method / "best" / "prefix.safetensors").exists()
             assert (project / "artifacts" / task / method / "checkpoint" / "progress.json").exists()
     assert (project / "metrics" / "bbc_news" / "lora.json").exists()
@@ -66,12 +71,15 @@ def test_second_repro_does_nothing_and_status_is_clean(project):
     assert _run(["dvc", "status", "-q"], project).returncode == 0
 
 
-def test_metrics_show_lists_every_task_and_method(project):
+def test_metrics_show_lists_every_task_and_method_as_numbers(project):
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], project).stdout)
-    text = json.dumps(shown)
+    metrics = shown[""]["data"]["reports/compare.json"]["data"]
     for task in ("bbc_news", "chitchat"):
         for method in ("prefix", "p_tuning_v2", "prompt"):
-            assert f"metrics/{task}/{method}.json" in text
+            assert metrics[f"{task}/{method}"]
+    assert list(shown[""]["data"]) == ["reports/compare.json"]  # one metrics file, numbers only
+    listed = _run(["dvc", "metrics", "diff", "HEAD", "--json"], project).stdout
+    assert "fingerprint" not in listed and "seed" not in listed
 
 
 def test_registry_holds_the_published_members_with_lineage(project):
@@ -140,6 +148,16 @@ def test_publish_files_every_run_and_bundles_serve_from_the_registry(project):
     shown = json.loads(_run(["prefixes", "registry", "show", "bbc_news", "--method", "prefix", "--version",
                              "candidate", "--registry", "registry", "--json"], project).stdout)
     assert shown["version"] == published["bbc_news/prefix"]["version"]
+
+
+def test_the_ci_workflow_script_gates_on_status_and_diffs_metrics(project, tmp_path):
+    summary = tmp_path / "summary.md"
+    env = {"SUMMARY": str(summary)}
+    result = subprocess.run(["bash", str(REPO / ".ci" / "pipeline.sh"), "repro", "HEAD"], cwd=project, capture_output=True,
+                            text=True, env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env})
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = summary.read_text()
+    assert "## dvc metrics diff (HEAD)" in text and "## dvc params diff (HEAD)" in text
 
 
 def test_an_experiment_changes_the_trainer_and_leaves_the_registry_untouched(project):

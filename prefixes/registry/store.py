@@ -27,7 +27,7 @@ from prefixes.registry.draft import build_draft, check_method
 from prefixes.registry.entry import Entry, Listing
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
-from prefixes.registry.metadata import FileRecord, read_metadata
+from prefixes.registry.metadata import EntryMetadata, FileRecord, read_metadata
 from prefixes.registry.names import (
     LATEST,
     format_version,

@@ -79,7 +79,10 @@ class PromptTuningModel(AdaptedModel):
             # slot (what BERT-style poolers read) a real virtual token, and positions are recounted.
             pad_left = self.base_model.config.is_encoder_decoder
             bank = torch.stack(
-                [nn.functional.pad(p, (0, 0, longest - p.shape[0], 0) if pad_left else (0, 0, 0, longest - p.shape[0])) for p in prompts]
+                [
+                    nn.functional.pad(p, (0, 0, longest - p.shape[0], 0) if pad_left else (0, 0, 0, longest - p.shape[0]))
+                    for p in prompts
+                ]
             )
             prompt = bank[example_index]  # (B, P_max, hidden)
             per_example = lengths[example_index]

@@ -16,7 +16,7 @@ from prefixes.model import AdaptedModel
 _POSITION_TARGETS = ("start_positions", "end_positions")
 
 
-class PromptMethod(AdapterMethod):
+class PromptMethod(AdapterMethod[PromptConfig, SoftPrompt]):
     """Soft prompts in the width of the base model's input embeddings."""
 
     config_class = PromptConfig
@@ -57,6 +57,7 @@ class PromptTuningModel(AdaptedModel):
     """
 
     method_class = PromptMethod
+    adapter_method: PromptMethod
 
     def _prompted(self, task_ids, input_ids, attention_mask, inputs_embeds):
         """Input embeddings and mask with each example's prompt in front; also the prompt lengths."""

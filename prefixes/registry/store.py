@@ -150,7 +150,9 @@ class Registry:
         self._refuse_links(namespace)
         return self._store(files, records, namespace, draft)
 
-    def _store(self, files: builtins.list[Path], records: builtins.list[FileRecord], namespace: Path, draft: EntryMetadata) -> Entry:
+    def _store(
+        self, files: builtins.list[Path], records: builtins.list[FileRecord], namespace: Path, draft: EntryMetadata
+    ) -> Entry:
         """Copy the files into a staging dir and rename it to the next free version (or find a duplicate)."""
         self._ensure_layout()
         clean_stale_staging(self.root)

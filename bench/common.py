@@ -93,7 +93,10 @@ def make_record(
     per_round = [a / b for a, b in zip(ours, reference)]
     spread = [_significant(min(per_round)), _significant(max(per_round))]
     return dict(
-        zip(RECORD_KEYS, (name, unit, ours_value, reference_value, reference_name, ratio, spread, target, holds(ratio, target), note))
+        zip(
+            RECORD_KEYS,
+            (name, unit, ours_value, reference_value, reference_name, ratio, spread, target, holds(ratio, target), note),
+        )
     )
 
 

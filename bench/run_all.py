@@ -48,7 +48,8 @@ def report(command: str, directory: Path) -> str:
         f"peft {peft.__version__}.\n\n"
         "ratio = ours / reference (medians); spread = [min, max] of the per-round ratios; each round "
         "runs every side once, alternating. Times are CPU seconds of one torch thread. Lower is better "
-        "for CPU s and MiB, higher for tokens/CPU s and requests/CPU s. Memory is one fresh process per side (spread is then a single value). "
+        "for CPU s and MiB, higher for tokens/CPU s and requests/CPU s. "
+        "Memory is one fresh process per side (spread is then a single value). "
         "See bench/README.md for how to read these.\n"
     )
     summary = "## Missed targets\n\n" + ("\n".join(missed) if missed else "None.") + "\n"

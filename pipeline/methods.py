@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from pipeline.overrides import TrainingOverrides
-from prefixes.methods.registry import get_method, method_names
+from prefixes.methods.registry import ArtifactKind, get_method, method_names
 from prefixes.strict import StrictModel
 
 STAND_IN_LABELS = ["label"]
@@ -26,12 +26,12 @@ class MethodSettings(StrictModel):
         default_factory=dict,
         description="Fields of the method's config class; unset fields take the method's defaults.",
     )
-    training: TrainingOverrides = Field(  # type: ignore[valid-type]
+    training: TrainingOverrides = Field(
         default_factory=TrainingOverrides, description="Overrides of the shared `training` section."
     )
 
 
-def kind_problems(names: list[str], kind: str) -> list[str]:
+def kind_problems(names: list[str], kind: ArtifactKind) -> list[str]:
     """Names in a list of methods of one kind that the registry does not know as that kind."""
     return [f"{name!r} is not a registered {kind} method; registered: {method_names(kind)}"
             for name in names if name not in method_names(kind)]

@@ -15,10 +15,10 @@ from prefixes.config import StrictModel, TrainingConfig
 
 def _optional(field: FieldInfo) -> tuple:
     # Same constraints and description, but absent by default: only what is set overrides.
-    return field.annotation | None, FieldInfo.merge_field_infos(field, default=None)
+    return field.annotation | None, FieldInfo.merge_field_infos(field, default=None)  # type: ignore[operator]
 
 
-TrainingOverrides = create_model(
+TrainingOverrides = create_model(  # type: ignore[call-overload]
     "TrainingOverrides",
     __base__=StrictModel,
     __doc__="Any training settings, overriding the shared `training` section.",

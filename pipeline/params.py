@@ -8,7 +8,7 @@ Validation imports no torch: `prefixes check-params` answers in a fraction of a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import yaml
 from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_validator, model_validator
@@ -18,6 +18,7 @@ from pipeline.methods import MethodSettings, config_problems, kind_problems, met
 from pipeline.overrides import TaskTrainingOverrides, set_values
 from prefixes.config import TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES
+from prefixes.methods.registry import ArtifactKind
 from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.strict import StrictModel
 
@@ -133,7 +134,7 @@ class Params(StrictModel):
     @field_validator("prefix_methods", "prompt_methods")
     @classmethod
     def _methods_of_their_kind(cls, names: list[str], info: ValidationInfo) -> list[str]:
-        problems = kind_problems(names, info.field_name.split("_")[0])
+        problems = kind_problems(names, cast(ArtifactKind, cast(str, info.field_name).split("_")[0]))
         if problems:
             raise ValueError("; ".join(problems))
         return names

@@ -28,7 +28,7 @@ _EXPORTS = {
     "MultiTaskModel": "prefixes.bundle",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(sorted(_EXPORTS))
 
 
 def __getattr__(name: str):

@@ -89,7 +89,9 @@ class PrefixState:
             visible = expand_batch(self.visible, batch)[:, None, None, :]
         # An explicit mask is always passed once a prefix is present, so SDPA never takes its
         # `is_causal` shortcut, whose diagonal would be misaligned by the prefix columns.
-        attention_mask = _widen_mask(attention_mask, visible, batch, query_len, key_len, self._is_causal(site, module, query_len, kwargs))
+        attention_mask = _widen_mask(
+            attention_mask, visible, batch, query_len, key_len, self._is_causal(site, module, query_len, kwargs)
+        )
         if kwargs.get("position_bias") is not None:
             # Relative-position models (T5): virtual tokens carry no position, so zero bias.
             bias = kwargs["position_bias"]

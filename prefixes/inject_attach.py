@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 from transformers import PreTrainedModel
@@ -70,12 +71,12 @@ def _position_padding_idx(model: PreTrainedModel) -> int | None:
     """RoBERTa-style embeddings number positions from padding_idx + 1 and give pads padding_idx."""
     for module in model.modules():
         if hasattr(module, "position_embeddings") and isinstance(getattr(module, "padding_idx", None), int):
-            return module.padding_idx
+            return cast(int, module.padding_idx)
     return None
 
 
 def _shifted_positions(kwargs: dict, offsets: torch.Tensor, padding_idx: int | None) -> torch.Tensor:
-    tokens = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]
+    tokens: torch.Tensor = kwargs["input_ids"] if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]
     batch, length = tokens.shape[0], tokens.shape[1]
     offsets = expand_batch(offsets, batch)[:, None]
     positions = kwargs.get("position_ids")

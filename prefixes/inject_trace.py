@@ -10,7 +10,7 @@ StableLM in transformers 5.24), and prefixes enter through the cache (``cache``)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -89,7 +89,7 @@ def _cache_calls(cache) -> list[Call]:
 
 def _trace(model: PreTrainedModel, inputs: dict, wrapped: bool) -> tuple[Mechanism, list[Call], type | None]:
     recorder = _Recorder()
-    extra = {"prefix_state": recorder} if wrapped else {}
+    extra: dict[str, Any] = {"prefix_state": recorder} if wrapped else {}
     if not model.config.is_encoder_decoder:
         extra["use_cache"] = True
     output = _run(model, inputs, **extra)
@@ -125,7 +125,7 @@ def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, Sites]:
         )
     _check_cache_windows(model, mechanism, calls)
     index: dict[nn.Module, int] = {}
-    kinds: list[str] = []
+    kinds: list[Literal["self", "cross"]] = []
     for call in calls:
         if call.module in index:
             raise TypeError(f"attention module {type(call.module).__name__} ran twice in one forward; unsupported")

@@ -16,6 +16,7 @@ import functools
 import inspect
 from collections.abc import Callable
 
+from torch import nn
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, eager_mask, sdpa_mask
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -67,7 +68,7 @@ def _wrapper(inner: str) -> Callable:
 
 
 @functools.cache
-def _module_eager(module_class: type) -> Callable:
+def _module_eager(module_class: type[nn.Module]) -> Callable:
     """The eager function the attention module's forward falls back to (its modelling file's own).
 
     Found as the global ``*eager_attention_forward`` name the forward's code refers to, so a model

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from pydantic import BaseModel
@@ -33,7 +33,7 @@ DEFAULT_ADAPTER = "default"
 class AdaptedModel(nn.Module):
     """A frozen transformers model plus a bank of per-task adapters of one method."""
 
-    method_class: ClassVar[type[AdapterMethod]]
+    method_class: ClassVar[type[AdapterMethod[Any, Any]]]
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class AdaptedModel(nn.Module):
         tokenizer=None,
         model_name_or_path: str | None = None,
         revision: str | None = None,
-        fresh_parameters: list[str] = (),
+        fresh_parameters: list[str] | tuple[()] = (),
         create_adapter: bool = True,
     ):
         """Wrap ``model``: a ``ModelConfig`` (the base model is loaded) or a built transformers model."""

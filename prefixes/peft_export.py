@@ -58,10 +58,10 @@ def export_peft(model, directory: str | os.PathLike, adapter: str | None = None,
 
 def check_windows(base_model, windows: tuple[int | None, ...], prefix_length: int, max_length: int | None) -> None:
     """Refuse a prefix export that PEFT would run differently: a window the prefix could slide out of."""
-    windows = tuple(window for window in windows if window is not None)
-    if not windows:
+    bounded = tuple(window for window in windows if window is not None)
+    if not bounded:
         return
-    window = min(windows)
+    window = min(bounded)
     if max_length is not None and prefix_length + max_length <= window:
         return
     name = type(base_model).__name__

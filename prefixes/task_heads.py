@@ -9,7 +9,7 @@ from prefixes.config import HEAD_TASK_TYPES, TaskType
 
 
 def _head_class_names(mapping: dict) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for value in mapping.values():
         names.update([value] if isinstance(value, str) else value)
     return names

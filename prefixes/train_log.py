@@ -6,6 +6,7 @@ import json
 import resource
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -55,5 +56,6 @@ class MetricsLog:
 
     def _flush(self, kind: str) -> None:
         rows = self.history[kind]
-        (self.directory / f"{kind}_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-        (self.directory / f"{kind}_log.json").write_text(json.dumps(rows, indent=1))
+        directory = cast(Path, self.directory)
+        (directory / f"{kind}_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        (directory / f"{kind}_log.json").write_text(json.dumps(rows, indent=1))

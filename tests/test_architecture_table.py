@@ -108,7 +108,9 @@ def _row(family: str, directory: Path) -> str:
         b, PrefixConfig(prefix_length=3, reparameterization=False)))))
     prompt = _check(lambda: _train_step(make("prompt", lambda b: PromptTuningModel.from_model(
         b, PromptConfig(num_virtual_tokens=3)))))
-    export = {name: _check(lambda: _peft_equal(made[name], base, directory / name)) for name in made if name != "prefix"}
+    export = {
+        name: _check(lambda name=name: _peft_equal(made[name], base, directory / name)) for name in made if name != "prefix"
+    }
     failed = [f"{'prefix' if name == 'flat' else name}: {cell}" for name, cell in export.items() if cell != "✓"]
     exported = "; ".join(failed) if failed else "✓" if "flat" in export else "prompt only: ✓"
     if exported == "✓" and any(w is not None for w in made["flat"].attachment.windows):

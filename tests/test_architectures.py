@@ -25,7 +25,9 @@ TOLERANCE = 1e-5
 PEFT_FAMILIES = ["BLOOM", "StableLM", "Gemma 2"]
 FAMILIES = PEFT_FAMILIES + ["Falcon"]
 MAKERS = {
-    "prefix_mlp": lambda b: PrefixTuningModel.from_model(b, PrefixConfig(prefix_length=5, prefix_hidden_size=16, prefix_dropout=0.0)),
+    "prefix_mlp": lambda b: PrefixTuningModel.from_model(
+        b, PrefixConfig(prefix_length=5, prefix_hidden_size=16, prefix_dropout=0.0)
+    ),
     "p_tuning_v2": lambda b: PrefixTuningModel.from_model(b, PrefixConfig(prefix_length=5, reparameterization=False)),
     "prompt": lambda b: PromptTuningModel.from_model(b, PromptConfig(num_virtual_tokens=5)),
 }
@@ -116,7 +118,13 @@ def test_generation_with_cache_equals_without(family):
         for param in model.adapters.parameters():
             param.mul_(3.0)  # a strong prefix, so generation visibly depends on it
     ids = torch.randint(4, 90, (2, 5), generator=torch.Generator().manual_seed(2))
-    settings = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": 0, "output_logits": True, "return_dict_in_generate": True}
+    settings = {
+        "max_new_tokens": 6,
+        "do_sample": False,
+        "pad_token_id": 0,
+        "output_logits": True,
+        "return_dict_in_generate": True,
+    }
     cached = model.generate(input_ids=ids, use_cache=True, **settings)
     uncached = model.generate(input_ids=ids, use_cache=False, **settings)
     assert torch.equal(cached.sequences, uncached.sequences)
@@ -159,7 +167,9 @@ class _WindowedPrefixReference:
         batch, heads, length, _ = query.shape
         prefix_len = self.prefix.shape[0]
         prefix_kv = [self.prefix[:, site, i].permute(1, 0, 2)[None].expand(batch, -1, -1, -1) for i in (0, 1)]
-        key, value = (torch.cat([p, t], dim=2).repeat_interleave(heads // t.shape[1], dim=1) for p, t in zip(prefix_kv, (key, value)))
+        key, value = (
+            torch.cat([p, t], dim=2).repeat_interleave(heads // t.shape[1], dim=1) for p, t in zip(prefix_kv, (key, value))
+        )
         scores = query @ key.transpose(2, 3) * scaling
         if softcap is not None:
             scores = torch.tanh(scores / softcap) * softcap
@@ -167,7 +177,9 @@ class _WindowedPrefixReference:
         allowed = (k <= q) & self.padding.bool()[:, None, None, :]
         if sliding_window is not None:
             allowed = allowed & (q - k < sliding_window)
-        allowed = torch.cat([torch.ones(batch, 1, length, prefix_len, dtype=torch.bool), allowed.expand(batch, 1, length, length)], dim=-1)
+        allowed = torch.cat(
+            [torch.ones(batch, 1, length, prefix_len, dtype=torch.bool), allowed.expand(batch, 1, length, length)], dim=-1
+        )
         probs = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
         return (probs @ value).transpose(1, 2).contiguous(), None
 

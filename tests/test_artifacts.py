@@ -67,7 +67,9 @@ def test_training_form_keeps_the_mlp_and_folded_form_gives_the_same_logits(tmp_p
     assert "mlp" in dict(resumed.adapters["default"].named_children())
     ids, mask = right_padded_batch()
     with torch.no_grad():
-        difference = (model(input_ids=ids, attention_mask=mask).logits - folded(input_ids=ids, attention_mask=mask).logits).abs().max()
+        difference = (
+            (model(input_ids=ids, attention_mask=mask).logits - folded(input_ids=ids, attention_mask=mask).logits).abs().max()
+        )
     assert difference < 1e-5
 
 
@@ -145,7 +147,8 @@ def test_prefix_text_init_reproduces_the_text_activations(minilm_tokenizer):
     text = "great movie"
     for reparameterization in (False, True):
         model = PrefixTuningModel.from_model(
-            _bert_for(minilm_tokenizer), PrefixConfig(prefix_length=5, init="text", init_text=text, reparameterization=reparameterization),
+            _bert_for(minilm_tokenizer),
+            PrefixConfig(prefix_length=5, init="text", init_text=text, reparameterization=reparameterization),
             tokenizer=minilm_tokenizer,
         )
         expected = model.adapter_method.text_activations(text, 5)
@@ -157,8 +160,11 @@ def test_prefix_text_init_reproduces_the_text_activations(minilm_tokenizer):
 def test_prompt_inits(minilm_tokenizer):
     base = _bert_for(minilm_tokenizer)
     table = base.get_input_embeddings().weight.detach()
-    text = PromptTuningModel.from_model(base, PromptConfig(num_virtual_tokens=5, prompt_tuning_init="text", prompt_tuning_init_text="good bad"),
-                                        tokenizer=minilm_tokenizer)
+    text = PromptTuningModel.from_model(
+        base,
+        PromptConfig(num_virtual_tokens=5, prompt_tuning_init="text", prompt_tuning_init_text="good bad"),
+        tokenizer=minilm_tokenizer,
+    )
     ids = minilm_tokenizer("good bad", add_special_tokens=False)["input_ids"]
     assert torch.equal(text.adapters["default"]().detach(), table[[ids[i % len(ids)] for i in range(5)]])
     labels = PromptTuningModel.from_model(base, PromptConfig(num_virtual_tokens=4, prompt_tuning_init="class_labels",
@@ -166,7 +172,9 @@ def test_prompt_inits(minilm_tokenizer):
     for row, word in enumerate(["negative", "positive"]):
         word_ids = minilm_tokenizer(word, add_special_tokens=False)["input_ids"]
         assert torch.allclose(labels.adapters["default"]()[row], table[word_ids].mean(0))
-    sample = PromptTuningModel.from_model(base, PromptConfig(num_virtual_tokens=6, prompt_tuning_init="vocab_sample", vocab_sample_size=5000))
+    sample = PromptTuningModel.from_model(
+        base, PromptConfig(num_virtual_tokens=6, prompt_tuning_init="vocab_sample", vocab_sample_size=5000)
+    )
     rows = sample.adapters["default"]().detach()
     # every row is exactly one of the first 5000 token embeddings
     assert all(any(torch.equal(row, candidate) for candidate in table[:5000]) for row in rows)

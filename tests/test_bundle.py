@@ -159,7 +159,9 @@ def test_manifest_round_trip_and_tampered_member_is_refused(generation_artifacts
 
 def test_members_on_different_base_models_are_refused(tmp_path):
     first = _save(PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)), 0, tmp_path / "first")
-    second = _save(PrefixTuningModel.from_model(tiny_model("llama", seed=1), PrefixConfig(prefix_length=2)), 1, tmp_path / "second")
+    second = _save(
+        PrefixTuningModel.from_model(tiny_model("llama", seed=1), PrefixConfig(prefix_length=2)), 1, tmp_path / "second"
+    )
     members = [("first", "prefix", first, None), ("second", "prefix", second, None)]
     with pytest.raises(BundleError, match="'first' and 'second' were trained on different base models"):
         build_manifest("mixed", members, tmp_path)
@@ -305,7 +307,9 @@ def test_minilm_bundle_of_five_and_three_label_tasks_matches_each_task_alone(tmp
     alone, members = {}, []
     for seed, (task, names) in enumerate(specs.items()):
         model_config = ModelConfig(model_name_or_path="minilm", task_type="text_classification", num_labels=len(names))
-        alone[task] = PrefixTuningModel.from_config(model_config, PrefixConfig(prefix_length=4 + 4 * seed, reparameterization=False))
+        alone[task] = PrefixTuningModel.from_config(
+            model_config, PrefixConfig(prefix_length=4 + 4 * seed, reparameterization=False)
+        )
         members.append((task, "p_tuning_v2", _save(alone[task], seed, tmp_path / task), names))
     bundle = MultiTaskModel.from_bundle(write_manifest(tmp_path / "manifest.json", build_manifest("minilm", members, tmp_path)))
     requests = [
@@ -315,7 +319,9 @@ def test_minilm_bundle_of_five_and_three_label_tasks_matches_each_task_alone(tmp
     ]
     answers = bundle.predict(requests)
     tokenizer = bundle.model.tokenizer
-    logits = bundle.classify([r["task"] for r in requests], **tokenizer([r["text"] for r in requests], padding=True, return_tensors="pt"))
+    logits = bundle.classify(
+        [r["task"] for r in requests], **tokenizer([r["text"] for r in requests], padding=True, return_tensors="pt")
+    )
     for row, (request, answer) in enumerate(zip(requests, answers)):
         with torch.no_grad():
             expected = alone[request["task"]].eval()(**tokenizer(request["text"], return_tensors="pt")).logits[0]

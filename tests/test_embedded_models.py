@@ -12,7 +12,9 @@ pytestmark = pytest.mark.integration
 METHODS = {
     "prefix": lambda config: PrefixTuningModel.from_config(config, PrefixConfig(prefix_length=8)),
     "p_tuning_v2": lambda config: PrefixTuningModel.from_config(config, PrefixConfig(prefix_length=8, reparameterization=False)),
-    "prompt": lambda config: PromptTuningModel.from_config(config, PromptConfig(num_virtual_tokens=8, prompt_tuning_init="vocab_sample")),
+    "prompt": lambda config: PromptTuningModel.from_config(
+        config, PromptConfig(num_virtual_tokens=8, prompt_tuning_init="vocab_sample")
+    ),
 }
 
 

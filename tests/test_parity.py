@@ -109,7 +109,9 @@ def test_encoder_matches_hand_written_attention(arch):
     if arch == "roberta":
         positions = torch.where(mask.bool(), positions + pad_id + 1, pad_id)
     attention = _EagerPrefixReference(prefix, mask, decoder_length=None)
-    expected = _reference_forward(reference, attention, f"reference_{arch}", input_ids=ids, attention_mask=mask, position_ids=positions).logits
+    expected = _reference_forward(
+        reference, attention, f"reference_{arch}", input_ids=ids, attention_mask=mask, position_ids=positions
+    ).logits
     with torch.no_grad():
         actual = model(input_ids=ids, attention_mask=mask).logits
     difference = (actual - expected).abs().max().item()

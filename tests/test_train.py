@@ -28,7 +28,9 @@ def _classification_data(count: int, seed: int) -> list[dict]:
 
 def _bert_model(seed: int = 0):
     torch.manual_seed(seed)
-    return PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=4, reparameterization=False, prefix_dropout=0.1))
+    return PrefixTuningModel.from_model(
+        tiny_model("bert"), PrefixConfig(prefix_length=4, reparameterization=False, prefix_dropout=0.1)
+    )
 
 
 def _folders(root):
@@ -98,7 +100,9 @@ def test_prompt_trainer_lowers_causal_lm_loss():
     model = PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=4))
     sequence = list(range(10, 22))
     data = [{"input_ids": sequence, "attention_mask": [1] * 12, "labels": sequence} for _ in range(16)]
-    result = PromptTrainer(model, TrainingConfig(batch_size=4, max_steps=30, warmup_ratio=0.0, log_every=1, seed=0)).train(data, data[:4])
+    result = PromptTrainer(model, TrainingConfig(batch_size=4, max_steps=30, warmup_ratio=0.0, log_every=1, seed=0)).train(
+        data, data[:4]
+    )
     losses = [row["loss"] for row in result.history["train"]]
     assert losses[-1] < losses[0] - 0.05
     assert result.best_metrics["eval_perplexity"] == pytest.approx(2.718281828 ** result.best_metrics["eval_loss"])

@@ -17,6 +17,9 @@ class RoutedLinear(nn.Module):
     :meth:`MultiTaskModel.routed` for one forward only.
     """
 
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, weights: list[torch.Tensor], biases: list[torch.Tensor] | None):
         super().__init__()
         out_max = max(weight.shape[0] for weight in weights)

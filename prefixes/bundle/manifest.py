@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from prefixes.io import write_atomic
 from prefixes.strict import StrictModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class BundleError(ValueError):

@@ -26,7 +26,7 @@ _EXPORTS = {
     "split_examples": "prefixes.data.splits",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(sorted(_EXPORTS))
 
 
 def __getattr__(name: str):

@@ -103,7 +103,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             return frame.to_dict("records"), list(frame.columns)
         text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as err:  # pandas/pyarrow parse errors are ValueErrors
-        raise DataError(f"File {path} could not be read ({err}): check that it is valid {suffix}.")
+        raise DataError(f"File {path} could not be read ({err}): check that it is valid {suffix}.") from err
     rows = _parse_jsonl(path, text) if suffix == ".jsonl" else _parse_json(path, text)
     available = list(dict.fromkeys(key for row in rows for key in row))
     return rows, available
@@ -117,7 +117,7 @@ def _parse_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(f"File {path} line {line_no} is not valid JSON ({err}): fix that line.")
+            raise DataError(f"File {path} line {line_no} is not valid JSON ({err}): fix that line.") from err
         if not isinstance(row, dict):
             raise DataError(
                 f"File {path} line {line_no} holds a {type(row).__name__}, not an object: "
@@ -131,7 +131,7 @@ def _parse_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"File {path} is not valid JSON ({err}): fix the file or use .jsonl.")
+        raise DataError(f"File {path} is not valid JSON ({err}): fix the file or use .jsonl.") from err
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         raise DataError(
             f"File {path} must hold a JSON list of objects (one per example); it holds "
@@ -242,7 +242,7 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise DataError(f"{at} holds answers that are not JSON ({err}).")
+            raise DataError(f"{at} holds answers that are not JSON ({err}).") from err
     try:
         if isinstance(value, Mapping):  # SQuAD: {"text": [...], "answer_start": [...]}
             texts, starts = list(value["text"]), list(value["answer_start"])
@@ -259,5 +259,5 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
         raise DataError(
             f"{at} holds answers {value!r} that cannot be read ({err}): use "
             '{"text": [...], "answer_start": [...]} or a list of [answer_text, char_start] pairs.'
-        )
+        ) from err
     return answers

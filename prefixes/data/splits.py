@@ -103,7 +103,7 @@ def _stratified_order(examples: list[Example], seed: int) -> list[Example]:
     strata: dict[str | None, list[Example]] = defaultdict(list)
     for example in sorted(examples, key=_content_hash):
         strata[example.label if stratified else None].append(example)
-    keyed = []
+    keyed: list[tuple[float, str, Example]] = []
     for label in sorted(strata, key=str):
         members = strata[label]
         rng.shuffle(members)

@@ -8,45 +8,49 @@ that depends on what an adapter is.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from pydantic import BaseModel
 from torch import nn
+from transformers import PreTrainedModel
 
 from prefixes.artifact.schema import ArtifactConfig
 
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+AdapterT = TypeVar("AdapterT", bound=nn.Module)
 
-class AdapterMethod(ABC):
+
+class AdapterMethod(ABC, Generic[ConfigT, AdapterT]):
     """One method's adapters over one base model."""
 
     config_class: ClassVar[type[BaseModel]]
 
-    def __init__(self, base_model: nn.Module, tokenizer: Any = None):
+    def __init__(self, base_model: PreTrainedModel, tokenizer: Any = None):
         self.base_model = base_model
         self.tokenizer = tokenizer
 
     @abstractmethod
-    def new_adapter(self, config: BaseModel) -> nn.Module:
+    def new_adapter(self, config: ConfigT) -> AdapterT:
         """A fresh adapter (an ``nn.Module`` with ``.config`` and ``.length``, its virtual tokens)."""
 
     @abstractmethod
-    def initialize(self, adapter: nn.Module) -> None:
+    def initialize(self, adapter: AdapterT) -> None:
         """Start ``adapter`` from its config's initialisation (text, vocabulary sample, ...)."""
 
     @abstractmethod
-    def folded_tensors(self, adapter: nn.Module) -> dict[str, torch.Tensor]:
+    def folded_tensors(self, adapter: AdapterT) -> dict[str, torch.Tensor]:
         """The inference form of ``adapter``, as the tensors of a folded artifact."""
 
     @abstractmethod
-    def adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> nn.Module:
+    def adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> AdapterT:
         """The adapter stored in an artifact (folded, or training form with ``adapter.*`` tensors)."""
 
     def layout(self) -> dict | None:
         """Where the adapter enters the base model, recorded in artifacts and checked on load."""
         return None
 
-    def peft_adapter(self, adapter: nn.Module, max_length: int | None) -> tuple[dict, torch.Tensor]:
+    def peft_adapter(self, adapter: AdapterT, max_length: int | None) -> tuple[dict, torch.Tensor]:
         """PEFT's config fields and weight tensor for ``adapter`` (see prefixes.peft_export); ``max_length``
         bounds the sequences the export will see, where that decides whether PEFT computes the same."""
         raise ValueError(f"{type(self).__name__} has no PEFT equivalent: use save_pretrained instead")

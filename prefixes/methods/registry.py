@@ -52,7 +52,7 @@ class MethodSpec:
     """Fills config fields from the task, given its label names (None for tasks without labels):
     prompt tuning's class-label initialisation takes the task's label words."""
 
-    def wrapper_class(self) -> type:
+    def wrapper_class(self) -> type[Any]:
         module, _, name = self.wrapper.partition(":")
         return getattr(importlib.import_module(module), name)
 

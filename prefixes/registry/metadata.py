@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
@@ -20,7 +20,7 @@ from prefixes.registry.errors import RegistryError, SchemaVersionError, describe
 from prefixes.registry.names import file_name_problem
 from prefixes.registry.reading import read_document
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Final = 2
 
 _SHA256 = r"^[0-9a-f]{64}$"
 

@@ -14,6 +14,7 @@ readers see a complete version or none. `latest` is the highest N on disk, compu
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from pathlib import Path
@@ -27,7 +28,7 @@ from prefixes.registry.draft import build_draft, check_method
 from prefixes.registry.entry import Entry, Listing
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
-from prefixes.registry.metadata import FileRecord, read_metadata
+from prefixes.registry.metadata import EntryMetadata, FileRecord, read_metadata
 from prefixes.registry.names import (
     LATEST,
     format_version,
@@ -149,7 +150,9 @@ class Registry:
         self._refuse_links(namespace)
         return self._store(files, records, namespace, draft)
 
-    def _store(self, files: list[Path], records: list[FileRecord], namespace: Path, draft: EntryMetadata) -> Entry:
+    def _store(
+        self, files: builtins.list[Path], records: builtins.list[FileRecord], namespace: Path, draft: EntryMetadata
+    ) -> Entry:
         """Copy the files into a staging dir and rename it to the next free version (or find a duplicate)."""
         self._ensure_layout()
         clean_stale_staging(self.root)

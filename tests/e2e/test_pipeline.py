@@ -117,7 +117,9 @@ def test_forced_rerun_reproduces_the_same_metrics(project):
     _run(["dvc", "repro", "-s", "evaluate@bbc_news-p_tuning_v2"], project)
     after_summary = json.loads(summary_path.read_text())
     timing = ("wall_time_s", "peak_memory_mb")
-    assert {k: v for k, v in after_summary.items() if k not in timing} == {k: v for k, v in before_summary.items() if k not in timing}
+    assert {k: v for k, v in after_summary.items() if k not in timing} == {
+        k: v for k, v in before_summary.items() if k not in timing
+    }
     assert metrics_path.read_text() == before_metrics
     # The rerun's wall time differs, so the compare report (which shows it) is rightly stale.
     _run(["dvc", "repro"], project)

@@ -135,7 +135,7 @@ def _edit_metadata(root: Path, rng: random.Random, damage: Damage) -> None:
     else:  # a file name outside the entry, with the true hash of what it points at
         target = root.parent / "outside" / "secret"
         _rewrite_json(path, lambda data: data.get("files", []).append(
-            {"name": rng.choice(EVIL_NAMES), "sha256": "%064x" % 0, "size": target.stat().st_size}))
+            {"name": rng.choice(EVIL_NAMES), "sha256": f"{0:064x}", "size": target.stat().st_size}))
         damage.files.add(ref)
 
 

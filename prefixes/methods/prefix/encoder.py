@@ -7,6 +7,8 @@ it (P-tuning v2), the flat per-site prefix is the parameter itself.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -72,11 +74,11 @@ class PrefixEncoder(nn.Module):
             return  # otherwise the constructor's initialisation
         target = torch.zeros(self.length, self.layout.num_sites * self.layout.site_width)
         if init in ("text", "vocab_sample"):
-            target = activations.reshape(self.length, -1)
+            target = cast(torch.Tensor, activations).reshape(self.length, -1)
         if not self.config.reparameterization:
             self.prefix.copy_(target)
             return
-        last = self.mlp[-1]
+        last = cast(nn.Linear, self.mlp[-1])
         if init == "zero":
             last.weight.zero_()
             last.bias.zero_()

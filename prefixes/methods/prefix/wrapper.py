@@ -15,7 +15,7 @@ from prefixes.model import AdaptedModel
 from prefixes.peft_export import check_windows
 
 
-class PrefixMethod(AdapterMethod):
+class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
     """Prefix encoders sized from the base model's attention sites (found once, here)."""
 
     config_class = PrefixConfig
@@ -110,6 +110,7 @@ class PrefixTuningModel(AdaptedModel):
     """
 
     method_class = PrefixMethod
+    adapter_method: PrefixMethod
 
     @property
     def layout(self):

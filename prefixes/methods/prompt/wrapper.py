@@ -16,7 +16,7 @@ from prefixes.model import AdaptedModel
 _POSITION_TARGETS = ("start_positions", "end_positions")
 
 
-class PromptMethod(AdapterMethod):
+class PromptMethod(AdapterMethod[PromptConfig, SoftPrompt]):
     """Soft prompts in the width of the base model's input embeddings."""
 
     config_class = PromptConfig
@@ -57,6 +57,7 @@ class PromptTuningModel(AdaptedModel):
     """
 
     method_class = PromptMethod
+    adapter_method: PromptMethod
 
     def _prompted(self, task_ids, input_ids, attention_mask, inputs_embeds):
         """Input embeddings and mask with each example's prompt in front; also the prompt lengths."""
@@ -79,7 +80,10 @@ class PromptTuningModel(AdaptedModel):
             # slot (what BERT-style poolers read) a real virtual token, and positions are recounted.
             pad_left = self.base_model.config.is_encoder_decoder
             bank = torch.stack(
-                [nn.functional.pad(p, (0, 0, longest - p.shape[0], 0) if pad_left else (0, 0, 0, longest - p.shape[0])) for p in prompts]
+                [
+                    nn.functional.pad(p, (0, 0, longest - p.shape[0], 0) if pad_left else (0, 0, 0, longest - p.shape[0]))
+                    for p in prompts
+                ]
             )
             prompt = bank[example_index]  # (B, P_max, hidden)
             per_example = lengths[example_index]

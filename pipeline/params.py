@@ -105,9 +105,21 @@ class PublishSettings(StrictModel):
         return alias
 
 
+class LaunchSettings(StrictModel):
+    """How DVC starts the train stages (dvc.yaml's `${launch.train}`)."""
+
+    train: str = Field(
+        default="prefixes",
+        pattern=r"^(prefixes|.*\s-m\s+pipeline)$",
+        description="'prefixes' (one process) or a launcher that runs `-m pipeline`, e.g. "
+        "'accelerate launch --config_file accelerate/multi_gpu.yaml -m pipeline'.",
+    )
+
+
 class Params(StrictModel):
     """The whole of params.yaml."""
 
+    launch: LaunchSettings = Field(default_factory=LaunchSettings)
     seed: int = Field(default=42, ge=0, le=2**32 - 1, description="Seeds splits, initialisation and training.")
     models: dict[str, Annotated[str, Field(min_length=1)]] = Field(
         description="Base model key -> hub id, local folder or embedded short name."

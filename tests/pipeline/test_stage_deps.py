@@ -17,7 +17,8 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 def _command_module(cmd: str) -> str:
     words = shlex.split(cmd)
-    assert words[0] == "prefixes", f"stage commands run the `prefixes` CLI, got {cmd!r}"
+    # `${launch.train}` is `prefixes` or a launcher of `-m pipeline`: the same CLI either way.
+    assert words[0] in ("prefixes", "${launch.train}"), f"stage commands run the `prefixes` CLI, got {cmd!r}"
     return lazy_table("pipeline.cli")[words[1]]
 
 

@@ -41,6 +41,6 @@ def check_answers(answers: tuple[tuple[str, int], ...], context: str, at: str) -
         found = context[char_start : char_start + len(text)]
         if found != text:
             raise DataError(
-                f"{at} holds answer ({text!r}, {char_start}) but the context has {found!r} there: "
+                f"{at} holds ({text!r}, {char_start}) but the context has {found!r} there: "
                 "fix the character offset (answer_start) or the answer text."
             )

@@ -19,11 +19,12 @@ TaskType = Literal[
     "seq2seq_generation",
     "token_classification",
     "question_answering",
+    "multiple_choice",
 ]
 
 # Task types whose model ends in a freshly initialised head that has to train with the prefix.
 HEAD_TASK_TYPES: frozenset[str] = frozenset(
-    {"text_classification", "token_classification", "question_answering"}
+    {"text_classification", "token_classification", "question_answering", "multiple_choice"}
 )
 
 

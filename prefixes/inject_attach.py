@@ -75,8 +75,15 @@ def _position_padding_idx(model: PreTrainedModel) -> int | None:
     return None
 
 
+_CHOICE_INPUTS = ("input_ids", "inputs_embeds", "attention_mask", "position_ids")
+
+
 def _shifted_positions(kwargs: dict, offsets: torch.Tensor, padding_idx: int | None) -> torch.Tensor:
     tokens: torch.Tensor = kwargs["input_ids"] if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]
+    if tokens.dim() == (3 if kwargs.get("input_ids") is not None else 4):
+        # Multiple choice (batch, choices, T): number each choice as the head will flatten it.
+        flat = {name: kwargs[name].flatten(0, 1) for name in _CHOICE_INPUTS if kwargs.get(name) is not None}
+        return _shifted_positions(kwargs | flat, offsets, padding_idx).view(*tokens.shape[:2], -1)
     batch, length = tokens.shape[0], tokens.shape[1]
     offsets = expand_batch(offsets, batch)[:, None]
     positions = kwargs.get("position_ids")

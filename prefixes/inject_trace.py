@@ -65,6 +65,9 @@ def probe_inputs(model: PreTrainedModel, source_len: int, target_len: int) -> di
 
 
 def _run(model: PreTrainedModel, inputs: dict, **extra):
+    if type(model).__name__.endswith("ForMultipleChoice"):
+        # Multiple-choice heads read (batch, choices, T) and flatten it: the probe is one choice.
+        inputs = {name: tensor[:, None] for name, tensor in inputs.items()}
     was_training = model.training
     model.eval()
     try:

@@ -1,4 +1,4 @@
-"""Evaluation metrics: classification, SQuAD-style QA, BLEU, ROUGE-L and perplexity.
+"""Evaluation metrics: classification and multiple choice, SQuAD-style QA, BLEU, ROUGE-L, perplexity.
 
 BLEU and ROUGE come from the maintained `sacrebleu` and `rouge-score` packages; the SQuAD
 scores follow the official v1.1 evaluation script's normalisation.
@@ -11,6 +11,8 @@ import re
 import string
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
 
 _PUNCTUATION = frozenset(string.punctuation)
 
@@ -86,6 +88,51 @@ def squad_scores(predictions: Sequence[str], answers_list: Sequence[list[str]]) 
     exact = sum(squad_exact_match(p, a) for p, a in zip(predictions, answers_list))
     f1 = sum(squad_f1(p, a) for p, a in zip(predictions, answers_list))
     return {"exact_match": 100 * exact / len(predictions), "f1": 100 * f1 / len(predictions)}
+
+
+def best_span(
+    start_logits: Sequence[float], end_logits: Sequence[float], offsets: Sequence[tuple[int, int] | None],
+    max_answer_length: int = 30,
+) -> tuple[int, int] | None:
+    """Token positions (start, end) maximising start + end logit, with start <= end, at most
+    `max_answer_length` tokens, both inside the context (`offsets[i]` not None); None when the
+    encoding holds no context token. Logits may be padded past len(offsets); ties go to the
+    earliest start, then the earliest end."""
+    if max_answer_length < 1:
+        raise ValueError(f"max_answer_length={max_answer_length}: allow at least one token.")
+    context = np.array([span is not None for span in offsets])
+    if not context.any():
+        return None
+    n = len(offsets)
+    scores = np.asarray(start_logits, dtype=np.float64)[:n, None] + np.asarray(end_logits, dtype=np.float64)[None, :n]
+    length = np.arange(n)[None, :] - np.arange(n)[:, None]  # end - start
+    valid = (length >= 0) & (length < max_answer_length) & context[:, None] & context[None, :]
+    scores = np.where(valid, scores, -np.inf)
+    start, end = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(start), int(end)
+
+
+def squad_scores_from_logits(
+    start_logits: Sequence[Sequence[float]],
+    end_logits: Sequence[Sequence[float]],
+    offsets: Sequence[Sequence[tuple[int, int] | None]],
+    contexts: Sequence[str],
+    answers_list: Sequence[list[str]],
+    max_answer_length: int = 30,
+) -> dict[str, float]:
+    """SQuAD exact match and F1 (0-100) of the answers decoded from start/end logits.
+
+    Per example: `offsets` from `ExtractiveQAFormat.context_offsets`, the context text, and all its
+    gold answer texts. The best span (`best_span`) is cut from the context by character offsets;
+    an example with no context token left predicts "".
+    """
+    _check_pairs(start_logits, answers_list)
+    _check_pairs(end_logits, answers_list)
+    predictions = []
+    for starts, ends, spans, context in zip(start_logits, end_logits, offsets, contexts):
+        best = best_span(starts, ends, spans, max_answer_length)
+        predictions.append("" if best is None else context[spans[best[0]][0] : spans[best[1]][1]])
+    return squad_scores(predictions, answers_list)
 
 
 def bleu(predictions: list[str], references: list[str]) -> float:

@@ -22,6 +22,7 @@ _TASK_BY_HEAD_CLASSES = {
     "text_classification": _head_class_names(auto_names.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES),
     "token_classification": _head_class_names(auto_names.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES),
     "question_answering": _head_class_names(auto_names.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES),
+    "multiple_choice": _head_class_names(auto_names.MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES),
 }
 
 
@@ -35,7 +36,7 @@ def infer_task_type(model: PreTrainedModel) -> TaskType:
 
 
 def head_parameter_names(model: PreTrainedModel, task_type: str, fresh: list[str]) -> list[str]:
-    """Parameters that train with the prefix: a classification/QA head and any freshly initialised weight."""
+    """Parameters that train with the prefix: a classification/QA/multiple-choice head and any freshly initialised weight."""
     names = {name for name, _ in model.named_parameters()}
     head = {name for name in fresh if name in names}
     if task_type in HEAD_TASK_TYPES:

@@ -6,6 +6,7 @@ import pytest
 
 from prefixes.metrics import (
     accuracy,
+    best_span,
     bleu,
     macro_f1,
     normalize_answer,
@@ -14,6 +15,7 @@ from prefixes.metrics import (
     squad_exact_match,
     squad_f1,
     squad_scores,
+    squad_scores_from_logits,
 )
 
 PREDICTIONS = [0, 0, 1, 1, 2, 2]
@@ -70,3 +72,42 @@ def test_perplexity():
     assert perplexity(1e6, 1) == math.inf
     with pytest.raises(ValueError, match="total_tokens=0"):
         perplexity(1.0, 0)
+
+
+# ---- extractive QA decoding -----------------------------------------------------------------------
+
+
+# Token 0 [CLS], 1-2 question, 3 [SEP], 4-7 context "Bob lives in Paris", 8 [SEP], 9 padding.
+_CONTEXT = "Bob lives in Paris"
+_OFFSETS = [None, None, None, None, (0, 3), (4, 9), (10, 12), (13, 18), None]
+
+
+def test_best_span_stays_in_the_context_and_orders_start_before_end():
+    start = [9.0, 8.0, 0, 0, 1.0, 0, 0, 3.0, 0, 50.0]  # [CLS], question and padding are never picked
+    end = [9.0, 0, 8.0, 0, 2.0, 0, 0, 1.0, 9.0, 50.0]
+    assert best_span(start, end, _OFFSETS) == (7, 7)  # 3 + 1 beats 1 + 2 and the invalid end 7 < start
+    assert best_span([0, 0, 0, 0, 5.0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 4.0, 0], _OFFSETS) == (4, 7)
+    assert best_span([0] * 9, [0] * 9, [None] * 9) is None
+
+
+def test_best_span_respects_the_max_answer_length():
+    start = [0, 0, 0, 0, 5.0, 0, 0, 0, 0]
+    end = [0, 0, 0, 0, 0, 1.0, 0, 4.0, 0]
+    assert best_span(start, end, _OFFSETS, max_answer_length=4) == (4, 7)
+    assert best_span(start, end, _OFFSETS, max_answer_length=2) == (4, 5)
+    with pytest.raises(ValueError, match="max_answer_length=0"):
+        best_span(start, end, _OFFSETS, max_answer_length=0)
+
+
+def test_squad_scores_from_logits_against_all_gold_answers():
+    right = ([0, 0, 0, 0, 0, 0, 0, 5.0, 0], [0, 0, 0, 0, 0, 0, 0, 5.0, 0])  # "Paris"
+    wide = ([0, 0, 0, 0, 0, 0, 5.0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 5.0, 0])  # "in Paris"
+    scores = squad_scores_from_logits(
+        [right[0], wide[0]], [right[1], wide[1]], [_OFFSETS, _OFFSETS], [_CONTEXT, _CONTEXT],
+        [["Bob", "Paris"], ["Paris"]],
+    )
+    # Example 1 matches its second gold answer; example 2 has F1 2 * (1/2 * 1) / (1/2 + 1) = 2/3.
+    assert scores["exact_match"] == 50.0
+    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3) / 2)
+    no_context = squad_scores_from_logits([[0.0]], [[0.0]], [[None]], ["x"], [["x"]])
+    assert no_context == {"exact_match": 0.0, "f1": 0.0}

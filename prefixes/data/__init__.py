@@ -12,6 +12,7 @@ _EXPORTS = {
     "CausalGenerationFormat": "prefixes.data.formats",
     "ClassificationFormat": "prefixes.data.formats",
     "ExtractiveQAFormat": "prefixes.data.formats",
+    "MultipleChoiceFormat": "prefixes.data.formats",
     "Seq2SeqGenerationFormat": "prefixes.data.formats",
     "TruncationReport": "prefixes.data.formats",
     "collate": "prefixes.data.formats",

@@ -23,6 +23,24 @@ class Example:
     """Generation target or dialogue reply."""
     answers: tuple[tuple[str, int], ...] | None = None
     """Extractive QA answers as (answer_text, char_start in text_pair)."""
+    choices: tuple[str, ...] | None = None
+    """Multiple choice: the candidate answers to the question in `text`; `label` names the right one."""
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Example))
+
+
+def row_name(origin: str | None, index: int) -> str:
+    """How an error names example `index` (from 0): "Example 3", or "<origin> row 4" (from 1)."""
+    return f"{origin} row {index + 1}" if origin else f"Example {index}"
+
+
+def check_answers(answers: tuple[tuple[str, int], ...], context: str, at: str) -> None:
+    """Every (text, char_start) answer must be found at its offset in the context."""
+    for text, char_start in answers:
+        found = context[char_start : char_start + len(text)]
+        if found != text:
+            raise DataError(
+                f"{at} holds ({text!r}, {char_start}) but the context has {found!r} there: "
+                "fix the character offset (answer_start) or the answer text."
+            )

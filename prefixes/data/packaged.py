@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from prefixes.data.example import DataError, Example
+from prefixes.data.vendored import VENDORED_SOURCES, iter_vendored
 from prefixes.io import package_dir
 
 # Python package -> pip requirement that ships it, for the "not installed" message.
@@ -41,7 +42,7 @@ def _data_package_dir(package: str) -> Path:
 
 
 def iter_packaged(source: str, split: str | None) -> Iterator[Example]:
-    """Examples of one of `PACKAGED_SOURCES`; only drug_reviews has splits."""
+    """Examples of one of `PACKAGED_SOURCES` (the vendored corpora included); only drug_reviews has splits."""
     if source == "drug_reviews":
         return _drug_reviews(split)
     if split is not None:
@@ -49,6 +50,8 @@ def iter_packaged(source: str, split: str | None) -> Iterator[Example]:
             f"split={split!r} given for packaged source {source!r}, which has no splits: drop "
             "`split` and use split_examples() instead."
         )
+    if source in VENDORED_SOURCES:
+        return iter_vendored(source)
     readers: dict[str, Callable[[], Iterator[Example]]] = {
         "bbc_news": _bbc_news,
         "chitchat": _chitchat,

@@ -14,10 +14,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from prefixes.data.example import FIELDS, DataError, Example
+from prefixes.data.example import FIELDS, DataError, Example, check_answers
 from prefixes.data.packaged import iter_packaged
+from prefixes.data.vendored import VENDORED_SOURCES
 
-PACKAGED_SOURCES: tuple[str, ...] = ("bbc_news", "drug_reviews", "chitchat", "chatterbot_qa")
+PACKAGED_SOURCES: tuple[str, ...] = (
+    "bbc_news", "drug_reviews", "chitchat", "chatterbot_qa", *VENDORED_SOURCES
+)
 FILE_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 
 
@@ -203,11 +206,33 @@ def _rows_to_examples(
             at = f"{where} column {column!r} record {record}"
             if field == "answers":
                 values[field] = _to_answers(value, at)
+            elif field == "choices":
+                values[field] = _to_choices(value, at)
             elif field == "label":
                 values[field] = _to_label(value, at, name_label)
             else:
                 values[field] = _to_text(value, at)
+        if values.get("answers") and "text_pair" in values:
+            at = f"{where} column {mapping['answers']!r} record {record}"
+            check_answers(values["answers"], values["text_pair"], at)
         yield Example(**values)
+
+
+def _to_choices(value: Any, at: str) -> tuple[str, ...]:
+    """A list of choice texts, or a hub-style {"label": [...], "text": [...]} mapping."""
+    if isinstance(value, Mapping) and "text" in value:
+        value = value["text"]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{at} holds choices that are not JSON ({err}): write a JSON list of strings.")
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) and c.strip() for c in value):
+        raise DataError(
+            f"{at} holds choices {value!r}: use a non-empty list of non-empty strings "
+            '(or {"label": [...], "text": [...]}).'
+        )
+    return tuple(value)
 
 
 def _to_text(value: Any, at: str) -> str:

@@ -122,10 +122,18 @@ def _canonical_json(example: Example) -> str:
 
 
 def example_to_dict(example: Example) -> dict[str, Any]:
-    """Plain JSON-ready dict of an Example (answers become lists of [text, start])."""
+    """Plain JSON-ready dict of an Example (answers become lists of [text, start]).
+
+    `choices` is left out when None, so examples without choices keep the canonical JSON (and so
+    the hashes, split order and fingerprints) they had before the field existed.
+    """
     data = asdict(example)
     if example.answers is not None:
         data["answers"] = [list(answer) for answer in example.answers]
+    if example.choices is None:
+        del data["choices"]
+    else:
+        data["choices"] = list(example.choices)
     return data
 
 
@@ -137,6 +145,8 @@ def example_from_dict(data: dict[str, Any]) -> Example:
     answers = data.get("answers")
     if answers is not None:
         data = {**data, "answers": tuple((str(text), int(start)) for text, start in answers)}
+    if data.get("choices") is not None:
+        data = {**data, "choices": tuple(str(choice) for choice in data["choices"])}
     return Example(**data)
 
 

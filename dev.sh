@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's commands: install | repro | test | bench. The first use creates .venv with the
+# The project's commands: install | repro | quickstart | test | bench. The first use creates .venv with the
 # tested pins (constraints.txt), so every command works on a machine with only Python 3.11 and pip.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,7 +38,13 @@ export PATH="$VENV/bin:$PATH"
 case "${1:-}" in
   install) install ;;
   repro) install; dvc repro "${@:2}" ;;
+  quickstart)  # the whole pipeline on the tiny profile, in a clone of HEAD: about 3 minutes
+    install
+    dir="$(realpath -m "${2:-${TMPDIR:-/tmp}/prefixes-quickstart}")"
+    rm -rf "$dir" && git clone --quiet . "$dir" && cp tests/e2e/tiny_params.yaml "$dir/params.yaml"
+    (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
+    ;;
   test) install; python -m pytest "${@:2}" ;;
   bench) install; python bench/run_all.py "${@:2}" ;;
-  *) echo "usage: bash dev.sh install|repro|test|bench [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash dev.sh install|repro|quickstart|test|bench [args...]" >&2; exit 2 ;;
 esac

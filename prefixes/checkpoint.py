@@ -131,10 +131,11 @@ def save_checkpoint(target: Path, model, optimizer, scheduler, progress: dict, a
 
     Every process writes its own RNG state; the main process writes the rest, ``progress.json`` last.
     """
-    staging = _staging(target)
+    staging, old = _staging(target), target.parent / f".{target.name}.old"
     if accelerator.is_main_process:
         if not target.exists() and find_checkpoint(target) == staging:
             staging.rename(target)  # a kill interrupted the last swap: finish it before reusing the name
+        shutil.rmtree(old, ignore_errors=True)  # never the only complete one: see swap_dir
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         model.save_pretrained(staging / MODEL_DIR, training_state=True)
@@ -149,7 +150,7 @@ def save_checkpoint(target: Path, model, optimizer, scheduler, progress: dict, a
     if accelerator.is_main_process:
         _fsync_files(staging)
         save_progress(staging, progress)
-        swap_dir(staging, target, target.parent / f".{target.name}.old")
+        swap_dir(staging, target, old)
     accelerator.wait_for_everyone()
     return target
 
@@ -176,7 +177,7 @@ def _staging(target: Path) -> Path:
 
 
 def _fsync_files(directory: Path) -> None:
-    """Persist every file under ``directory`` and the folders' entries."""
+    """Persist every file under ``directory`` and the folder's entries."""
     for path in sorted(directory.rglob("*")):
         if path.is_file():
             with open(path, "rb") as handle:

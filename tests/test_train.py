@@ -144,29 +144,31 @@ def test_resume_after_the_best_evaluation_saves_the_same_best(tmp_path):
 
 def test_a_kill_while_replacing_the_checkpoint_leaves_one_to_resume_from(tmp_path, monkeypatch):
     data = _classification_data(40, seed=1)
-    config = TrainingConfig(**CONFIG, max_steps=4, warmup_ratio=0.25, checkpoint_every=2)
+    config = TrainingConfig(**CONFIG, max_steps=6, warmup_ratio=0.25, checkpoint_every=2)
     straight = _bert_model()
     straight_result = PrefixTrainer(straight, config, **_folders(tmp_path / "straight")).train(data)
 
-    rename = os.rename
+    rename, swaps = os.rename, {"count": 0}
 
-    def killed_before_the_swap(source, target):
-        if Path(source).name == ".checkpoint.partial":
+    def killed_in_the_second_swap(source, target):
+        swaps["count"] += Path(source).name == ".checkpoint.partial"
+        if swaps["count"] == 2:  # step 4: the step-2 checkpoint already moved aside, the new one not yet in
             raise Interrupted
         rename(source, target)
 
-    monkeypatch.setattr(os, "rename", killed_before_the_swap)
+    monkeypatch.setattr(os, "rename", killed_in_the_second_swap)
     with pytest.raises(Interrupted):
         PrefixTrainer(_bert_model(), config, **_folders(tmp_path)).train(data)
     monkeypatch.setattr(os, "rename", rename)
-    assert not (tmp_path / "checkpoint").exists() and (tmp_path / ".checkpoint.partial" / "progress.json").exists()
+    assert not (tmp_path / "checkpoint").exists() and (tmp_path / ".checkpoint.old" / "progress.json").exists()
+    assert json.loads((tmp_path / ".checkpoint.partial" / "progress.json").read_text())["step"] == 4
 
     resumed = _bert_model(seed=123)
     result = PrefixTrainer(resumed, config, **_folders(tmp_path)).train(data, resume_from=tmp_path / "checkpoint")
     assert [r["loss"] for r in result.history["train"]] == [r["loss"] for r in straight_result.history["train"]]
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
         assert torch.equal(a, b), name
-    assert json.loads((tmp_path / "checkpoint" / "progress.json").read_text())["step"] == 4
+    assert json.loads((tmp_path / "checkpoint" / "progress.json").read_text())["step"] == 6
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
 

@@ -3,24 +3,34 @@
 Each writes the run's folder: the best artifact, the resumable checkpoint, the training logs and a
 summary (see pipeline.layout). Baselines are tested here, on the model in memory, since they are
 not prefix artifacts the evaluate stage can load.
+
+A rerun resumes from the run's checkpoint when it is complete and was written by the same run: same
+data fingerprint, task, model, method and its config, training settings, code and library versions
+(``run_identity``). dvc.yaml marks the checkpoint ``persist: true`` so that DVC leaves it in place
+for the rerun; any other checkpoint is ignored and training starts fresh, saying why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import click
 import torch
 
+import pipeline
+import prefixes
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
 from pipeline.evaluate import split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
 from pipeline.tasks import build_model, encode_splits
+from prefixes.checkpoint import checkpoint_run, find_checkpoint
 from prefixes.methods.registry import get_method, method_names
 from prefixes.train import Trainer
+from prefixes.versions import library_versions
 
 
 def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_test_metrics: bool = False):
@@ -61,13 +71,18 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     summary, splits = read_prepared(data_dir)
     label_names = summary.get("label_names")
     torch.manual_seed(params.seed)  # adapter initialisation is part of the run's determinism
-    model = build_model(task, params.models[task.model], method, params.method_config(method, label_names), label_names)
+    method_config = params.method_config(method, label_names)
+    model = build_model(task, params.models[task.model], method, method_config, label_names)
     encoded, truncation = encode_splits(task, model, label_names, splits)
     config = params.training_config(task_name, method).model_copy(update={"seed": params.seed})
-    # Baselines are no prefix artifacts: they keep no resumable state of their last step.
-    trainer = Trainer(model, config, best_dir=output_dir / BEST_DIR, checkpoint_dir=output_dir / CHECKPOINT_DIR,
-                      log_dir=output_dir, final_checkpoint=get_method(method).kind != "baseline")
-    result = trainer.train(encoded["train"], encoded["eval"])
+    identity = run_identity(params, task_name, method, summary["fingerprint"], method_config.model_dump(mode="json"))
+    # Baselines are no prefix artifacts: they keep no resumable state and always start fresh.
+    resumable = get_method(method).kind != "baseline"
+    checkpoint = output_dir / CHECKPOINT_DIR
+    trainer = Trainer(model, config, best_dir=output_dir / BEST_DIR, checkpoint_dir=checkpoint, log_dir=output_dir,
+                      final_checkpoint=resumable, run_identity=identity)
+    resume_from = _resume_point(checkpoint, identity) if resumable else None
+    result = trainer.train(encoded["train"], encoded["eval"], resume_from=resume_from)
     run_summary = {
         "task": task_name,
         "method": method,
@@ -92,6 +107,48 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
         write_json(test_outputs[0], metrics)
         write_json(test_outputs[1], details)
     return run_summary
+
+
+def run_identity(params: Params, task_name: str, method: str, data_fingerprint: str, method_config: dict) -> dict:
+    """Everything a run's weights depend on, as JSON: a checkpoint resumes only a run with the same identity."""
+    task = params.tasks[task_name]
+    identity = {
+        "task": task_name, "task_config": task.model_dump(mode="json"), "model": params.models[task.model],
+        "data_fingerprint": data_fingerprint, "method": method, "method_config": method_config,
+        "training": params.training_config(task_name, method).model_dump(mode="json") | {"seed": params.seed},
+        "code": _code_digest(), "libraries": dict(library_versions()),
+    }
+    return json.loads(json.dumps(identity))  # as it reads back from the checkpoint
+
+
+def _code_digest() -> str:
+    """A digest of the library's and the pipeline's sources (the train stages' code dependencies)."""
+    digest = hashlib.sha256()
+    for package in (prefixes, pipeline):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _resume_point(checkpoint: Path, identity: dict) -> Path | None:
+    """The checkpoint to resume from, or None to start fresh; says which on stderr."""
+    found = find_checkpoint(checkpoint)
+    if found is None:
+        click.echo(f"Starting fresh: no complete checkpoint in {checkpoint}", err=True)
+        return None
+    recorded = checkpoint_run(found)
+    if recorded is None:
+        click.echo(f"Starting fresh: the checkpoint in {checkpoint} records no run identity (an older format)", err=True)
+        return None
+    differing = sorted(key for key in identity.keys() | recorded.keys() if identity.get(key) != recorded.get(key))
+    if differing:
+        click.echo(f"Starting fresh: the checkpoint in {checkpoint} belongs to another run "
+                   f"(different {', '.join(differing)})", err=True)
+        return None
+    click.echo(f"Resuming from the checkpoint in {found}", err=True)
+    return checkpoint
 
 
 def _directory_bytes(directory: Path) -> int:

@@ -2,13 +2,19 @@
 
 A checkpoint directory holds the model's training-form artifact (``save_pretrained(...,
 training_state=True)``), the optimizer (tensors + JSON param groups), the scheduler (JSON), the
-RNG states of this process and the loop's position. ``torch.save`` / ``accelerator.save_state``
-would write pickles, which this project never loads.
+RNG states of this process, the best evaluation so far (weights and metrics), what run it belongs to
+and the loop's position. ``torch.save`` / ``accelerator.save_state`` would write pickles, which this
+project never loads.
+
+A checkpoint is complete once ``progress.json`` exists (it is written last). A new one is built in
+``.<name>.partial`` and swapped in by renames, so at every instant a complete checkpoint exists
+under ``<name>`` or ``.<name>.partial``; ``find_checkpoint`` looks under both.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -17,11 +23,16 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from prefixes.io import fsync_dir, swap_dir, write_atomic
+
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_JSON = "optimizer.json"
 SCHEDULER_JSON = "scheduler.json"
 PROGRESS_JSON = "progress.json"
 MODEL_DIR = "model"
+BEST_TENSORS = "best.safetensors"
+BEST_JSON = "best.json"
+RUN_JSON = "run.json"
 
 
 def save_optimizer(directory: Path, optimizer: torch.optim.Optimizer) -> None:
@@ -80,43 +91,98 @@ def load_rng(directory: Path, process_index: int) -> None:
 
 
 def save_progress(directory: Path, progress: dict) -> None:
-    (directory / PROGRESS_JSON).write_text(json.dumps(progress, indent=2, sort_keys=True))
+    write_atomic(directory / PROGRESS_JSON, json.dumps(progress, indent=2, sort_keys=True).encode())
 
 
 def load_progress(directory: Path) -> dict:
     return json.loads((directory / PROGRESS_JSON).read_text())
 
 
-def save_checkpoint(target: Path, model, optimizer, scheduler, progress: dict, accelerator) -> Path:
-    """Write a resumable checkpoint to ``target``; a previous one there is replaced atomically.
+def save_best(directory: Path, state: dict[str, torch.Tensor] | None, metrics: dict[str, float]) -> None:
+    """The best evaluation's trainable weights (when one was kept) and its metrics."""
+    if state is not None:
+        save_file({name: value.detach().cpu().contiguous() for name, value in state.items()}, str(directory / BEST_TENSORS))
+    (directory / BEST_JSON).write_text(json.dumps(metrics))
 
-    Every process writes its own RNG state; the main process writes the rest.
+
+def load_best(directory: Path) -> tuple[dict[str, torch.Tensor] | None, dict[str, float]]:
+    state = load_file(str(directory / BEST_TENSORS)) if (directory / BEST_TENSORS).exists() else None
+    return state, json.loads((directory / BEST_JSON).read_text())
+
+
+def find_checkpoint(target: Path) -> Path | None:
+    """The complete checkpoint saved to ``target``: there, or still under its staging name; None when neither is."""
+    for candidate in (target, _staging(target)):
+        if (candidate / PROGRESS_JSON).is_file():
+            return candidate
+    return None
+
+
+def checkpoint_run(directory: Path) -> dict | None:
+    """What run a complete checkpoint belongs to, as given to ``save_checkpoint(run=...)``."""
+    path = directory / RUN_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def save_checkpoint(target: Path, model, optimizer, scheduler, progress: dict, accelerator, *,
+                    best: tuple[dict[str, torch.Tensor] | None, dict[str, float]] = (None, {}),
+                    run: dict | None = None) -> Path:
+    """Write a resumable checkpoint to ``target``; a previous one there is replaced by renames.
+
+    Every process writes its own RNG state; the main process writes the rest, ``progress.json`` last.
     """
-    staging = target.parent / f".{target.name}.partial"
+    staging, old = _staging(target), target.parent / f".{target.name}.old"
     if accelerator.is_main_process:
+        if not target.exists() and find_checkpoint(target) == staging:
+            staging.rename(target)  # a kill interrupted the last swap: finish it before reusing the name
+        shutil.rmtree(old, ignore_errors=True)  # never the only complete one: see swap_dir
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         model.save_pretrained(staging / MODEL_DIR, training_state=True)
         save_optimizer(staging, _unwrapped(optimizer))
         save_scheduler(staging, scheduler)
-        save_progress(staging, progress)
+        save_best(staging, *best)
+        if run is not None:
+            (staging / RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True))
     accelerator.wait_for_everyone()
     save_rng(staging, accelerator.process_index)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        _fsync_files(staging)
+        save_progress(staging, progress)
+        swap_dir(staging, target, old)
     accelerator.wait_for_everyone()
     return target
 
 
-def load_checkpoint(directory: Path, model, optimizer, scheduler, accelerator) -> dict:
-    """Restore model, optimizer, scheduler and this process's RNG; return the loop's progress."""
+def load_checkpoint(target: Path, model, optimizer, scheduler, accelerator):
+    """Restore model, optimizer, scheduler and this process's RNG from the checkpoint saved to
+    ``target``; return the loop's progress and the best evaluation so far (weights, metrics)."""
+    directory = find_checkpoint(target)
+    if directory is None:
+        raise FileNotFoundError(f"no complete checkpoint at {target} (nor at {_staging(target)}): "
+                                "train without resume_from to start fresh")
+    if not (directory / BEST_JSON).is_file():
+        raise ValueError(f"{directory} keeps no best evaluation (an older checkpoint format): "
+                         "train without resume_from to start fresh")
     model.load_training_state(directory / MODEL_DIR)
     load_optimizer(directory, _unwrapped(optimizer))
     load_scheduler(directory, scheduler)
     load_rng(directory, accelerator.process_index)
-    return load_progress(directory)
+    return load_progress(directory), load_best(directory)
+
+
+def _staging(target: Path) -> Path:
+    return target.parent / f".{target.name}.partial"
+
+
+def _fsync_files(directory: Path) -> None:
+    """Persist every file under ``directory`` and the folder's entries."""
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    fsync_dir(directory)
 
 
 def _unwrapped(optimizer) -> torch.optim.Optimizer:

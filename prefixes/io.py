@@ -11,6 +11,8 @@ import hashlib
 import importlib.util
 import os
 import secrets
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -75,6 +77,37 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def replace_dir(target: Path, fill: Callable[[Path], None]) -> None:
+    """Build a new folder with ``fill(staging)`` beside ``target``, then swap it in by renames.
+
+    Readers find the old folder or the new one, never a mix; a kill between the two renames
+    leaves the new folder complete under its temporary name and the old one under another.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f"{TEMP_PREFIX}{target.name}-{secrets.token_hex(8)}"
+    staging.mkdir()
+    try:
+        fill(staging)
+        fsync_dir(staging)
+        swap_dir(staging, target, target.parent / f"{staging.name}-old")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def swap_dir(new: Path, target: Path, old: Path) -> None:
+    """Put the complete folder ``new`` in ``target``'s place: ``target`` moves to ``old``, ``new`` to
+    ``target`` (two renames, so a complete folder exists under one of the names at every instant),
+    then ``old`` is removed."""
+    had_old = target.exists()
+    if had_old:
+        os.rename(target, old)
+    os.rename(new, target)
+    fsync_dir(target.parent)
+    if had_old:
+        shutil.rmtree(old)
 
 
 def package_dir(package: str) -> Path | None:

@@ -71,12 +71,14 @@ class Trainer:
         checkpoint_dir: str | Path | None = None,
         log_dir: str | Path | None = None,
         final_checkpoint: bool = False,
+        run_identity: dict | None = None,
         collate_fn=None,
         accelerator: Accelerator | None = None,
     ):
         """``best_dir``: the best evaluation's model is saved there at the end; ``checkpoint_dir``:
         resumable checkpoints (every ``config.checkpoint_every`` steps, and after the last step
-        when ``final_checkpoint``); ``log_dir``: the train/eval metric logs. Each is optional.
+        when ``final_checkpoint``), recording ``run_identity`` (what run they belong to, see
+        ``prefixes.checkpoint.checkpoint_run``); ``log_dir``: the train/eval metric logs. Each is optional.
         """
         self.model = model
         defaults = model.training_defaults()
@@ -87,6 +89,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.final_checkpoint = final_checkpoint and self.checkpoint_dir is not None
+        self.run_identity = run_identity
         pad_id = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
         self.collate_fn = collate_fn or partial(collate, pad_token_id=pad_id)
         self.accelerator = accelerator or Accelerator(
@@ -215,12 +218,16 @@ class Trainer:
             )
         progress = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
                     "evals_without_improvement": 0, "elapsed_s": 0.0}
+        best: tuple[dict[str, torch.Tensor] | None, dict[str, float]] = (None, {})
+        last_loss = float("nan")
         if resume_from is not None:
-            progress = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
+            progress, best = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
+            last_loss = progress.pop("last_loss")
         log = MetricsLog(self.log_dir, progress["step"], accelerator.is_main_process)
         bar = tqdm(total=total_steps, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
         return _Run(model, optimizer, scheduler, params, eval_loader, progress, log, bar, total_steps,
-                    start=time.perf_counter() - progress["elapsed_s"])
+                    start=time.perf_counter() - progress["elapsed_s"], best_state=best[0], best_metrics=best[1],
+                    last_loss=last_loss)
 
     def _optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer_name == "adafactor":
@@ -245,8 +252,9 @@ class Trainer:
 
     # ----- state --------------------------------------------------------------------------------
     def _checkpoint(self, run: _Run) -> Path:
-        return save_checkpoint(self.checkpoint_dir, self.model, run.optimizer, run.scheduler, run.progress,
-                               self.accelerator)
+        progress = {**run.progress, "last_loss": run.last_loss}
+        return save_checkpoint(self.checkpoint_dir, self.model, run.optimizer, run.scheduler, progress,
+                               self.accelerator, best=(run.best_state, run.best_metrics), run=self.run_identity)
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}

@@ -20,6 +20,7 @@ from prefixes import (
     interpolate_models,
     load_adapter,
 )
+from prefixes.artifact import weights
 from prefixes.base_models import resolve_model_path
 
 
@@ -178,3 +179,29 @@ def test_prompt_inits(minilm_tokenizer):
     rows = sample.adapters["default"]().detach()
     # every row is exactly one of the first 5000 token embeddings
     assert all(any(torch.equal(row, candidate) for candidate in table[:5000]) for row in rows)
+
+
+def test_saving_over_an_artifact_is_all_or_nothing(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)).save_pretrained(tmp_path / "a")
+    old = {path.name: path.read_bytes() for path in (tmp_path / "a").iterdir()}
+    longer = PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=3))
+    write_atomic = weights.write_atomic
+
+    def killed_after_the_tensors(path, data):
+        if path.name == "prefix_config.json":
+            raise KeyboardInterrupt  # stands for a kill between the tensors and the config
+        write_atomic(path, data)
+
+    monkeypatch.setattr(weights, "write_atomic", killed_after_the_tensors)
+    with pytest.raises(KeyboardInterrupt):
+        longer.save_pretrained(tmp_path / "a")
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in (tmp_path / "a").iterdir()} == old
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a"]
+
+    longer.save_pretrained(tmp_path / "a")
+    assert load_adapter(tmp_path / "a", base_model=tiny_model("llama")).adapters["default"].config.prefix_length == 3
+    (tmp_path / "a" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds other files than an artifact \\(notes.txt\\)"):
+        longer.save_pretrained(tmp_path / "a")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +109,75 @@ def test_prompt_trainer_lowers_causal_lm_loss():
     assert losses[-1] < losses[0] - 0.05
     assert result.best_metrics["eval_perplexity"] == pytest.approx(2.718281828 ** result.best_metrics["eval_loss"])
 
+
+
+class Interrupted(Exception):
+    """Stands for a kill: raised from inside the loop, nothing after it runs."""
+
+
+def _crash_on_fetch(count: int, train_rows: list[dict]):
+    """A collate function that fails on its ``count``-th training batch (the loader fetches one batch ahead)."""
+    calls = {"count": 0}
+
+    def collate_then_crash(features):
+        calls["count"] += features[0] in train_rows
+        if calls["count"] == count:
+            raise Interrupted
+        return collate(features, pad_token_id=0)
+
+    return collate_then_crash
+
+
+def test_resume_after_the_best_evaluation_saves_the_same_best(tmp_path):
+    data, eval_data = _classification_data(40, seed=1), _classification_data(12, seed=2)
+    # A learning rate this large makes the first evaluation the best one; the kill comes later.
+    config = TrainingConfig(**{**CONFIG, "learning_rate": 0.5}, max_steps=6, eval_every=1, checkpoint_every=3,
+                            metric_for_best="eval_accuracy")
+    straight = PrefixTrainer(_bert_model(), config, **_folders(tmp_path / "straight")).train(data, eval_data)
+    assert straight.best_step < 3, "the test needs a best evaluation before the checkpoint"
+
+    with pytest.raises(Interrupted):  # fails during step 4: after the step-3 checkpoint
+        PrefixTrainer(_bert_model(), config, **_folders(tmp_path / "killed"), collate_fn=_crash_on_fetch(5, data)).train(data, eval_data)
+    resumed = PrefixTrainer(_bert_model(seed=123), config, **_folders(tmp_path / "killed")).train(
+        data, eval_data, resume_from=tmp_path / "killed" / "checkpoint")
+
+    assert (resumed.best_step, resumed.best_metrics) == (straight.best_step, straight.best_metrics)
+    for name in ("prefix.safetensors", "prefix_config.json"):
+        assert (tmp_path / "killed" / "best" / name).read_bytes() == (tmp_path / "straight" / "best" / name).read_bytes()
+
+
+def test_a_kill_while_replacing_the_checkpoint_leaves_one_to_resume_from(tmp_path, monkeypatch):
+    data = _classification_data(40, seed=1)
+    config = TrainingConfig(**CONFIG, max_steps=6, warmup_ratio=0.25, checkpoint_every=2)
+    straight = _bert_model()
+    straight_result = PrefixTrainer(straight, config, **_folders(tmp_path / "straight")).train(data)
+
+    rename, swaps = os.rename, {"count": 0}
+
+    def killed_in_the_second_swap(source, target):
+        swaps["count"] += Path(source).name == ".checkpoint.partial"
+        if swaps["count"] == 2:  # step 4: the step-2 checkpoint already moved aside, the new one not yet in
+            raise Interrupted
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", killed_in_the_second_swap)
+    with pytest.raises(Interrupted):
+        PrefixTrainer(_bert_model(), config, **_folders(tmp_path)).train(data)
+    monkeypatch.setattr(os, "rename", rename)
+    assert not (tmp_path / "checkpoint").exists() and (tmp_path / ".checkpoint.old" / "progress.json").exists()
+    assert json.loads((tmp_path / ".checkpoint.partial" / "progress.json").read_text())["step"] == 4
+
+    resumed = _bert_model(seed=123)
+    result = PrefixTrainer(resumed, config, **_folders(tmp_path)).train(data, resume_from=tmp_path / "checkpoint")
+    assert [r["loss"] for r in result.history["train"]] == [r["loss"] for r in straight_result.history["train"]]
+    for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        assert torch.equal(a, b), name
+    assert json.loads((tmp_path / "checkpoint" / "progress.json").read_text())["step"] == 6
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
+def test_resuming_without_a_complete_checkpoint_says_how_to_start_fresh(tmp_path):
+    (tmp_path / ".checkpoint.partial").mkdir()  # killed before its progress.json was written
+    trainer = PrefixTrainer(_bert_model(), TrainingConfig(**CONFIG, max_steps=2), **_folders(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint.*start fresh"):
+        trainer.train(_classification_data(8, seed=1), resume_from=tmp_path / "checkpoint")

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from prefixes.artifact.schema import CONFIG_NAME, WEIGHTS_NAME, ArtifactConfig, artifact_json, read_artifact_config
-from prefixes.io import write_atomic
+from prefixes.io import TEMP_PREFIX, replace_dir, write_atomic
 
 
 def weights_fingerprint(model: torch.nn.Module, exclude: set[str]) -> str:
@@ -31,12 +31,21 @@ def weights_fingerprint(model: torch.nn.Module, exclude: set[str]) -> str:
 
 
 def write_artifact(directory: str | os.PathLike, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> Path:
-    """Write both files into ``directory`` (created if needed); each file is replaced atomically."""
+    """Write both files into a new folder and swap it in for ``directory``: a kill never leaves new
+    tensors beside an old config. ``directory`` may hold nothing but an artifact."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    existing = sorted(path.name for path in directory.iterdir()) if directory.is_dir() else []
+    foreign = [name for name in existing if name not in (WEIGHTS_NAME, CONFIG_NAME) and not name.startswith(TEMP_PREFIX)]
+    if foreign:
+        raise ValueError(f"{directory} holds other files than an artifact ({', '.join(foreign)}): "
+                         "save into a new or empty folder")
     contiguous = {name: tensor.detach().to("cpu").contiguous() for name, tensor in tensors.items()}
-    write_atomic(directory / WEIGHTS_NAME, save(contiguous))
-    write_atomic(directory / CONFIG_NAME, artifact_json(config))
+
+    def fill(staging: Path) -> None:
+        write_atomic(staging / WEIGHTS_NAME, save(contiguous))
+        write_atomic(staging / CONFIG_NAME, artifact_json(config))
+
+    replace_dir(directory, fill)
     return directory
 
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prefixes.data import PACKAGED_SOURCES, DataError, Example, load_source
-from prefixes.data import vendored
+from prefixes.data import PACKAGED_SOURCES, DataError, Example, load_source, vendored
 from prefixes.data.splits import example_from_dict, example_to_dict, fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,6 +19,7 @@ def model_config(task: TaskConfig, model_name_or_path: str, label_names: list[st
         model_name_or_path=model_name_or_path,
         task_type=TASK_TYPE_BY_FORMAT[task.format],
         num_labels=len(label_names) if task.format == "classification" and label_names else None,
+        label_names=label_names if task.format == "classification" and label_names else None,
     )
 
 

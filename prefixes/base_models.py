@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -24,6 +26,7 @@ from transformers import (
     AutoTokenizer,
     PreTrainedModel,
 )
+from transformers.utils import logging as transformers_logging
 
 from prefixes.config import ModelConfig
 from prefixes.io import package_dir
@@ -98,11 +101,26 @@ def load_base_model(config: ModelConfig) -> tuple[PreTrainedModel, list[str]]:
         # A classification checkpoint with another label count keeps its backbone; its head is
         # re-initialised (reported as mismatched) and trains like any fresh head.
         kwargs.update(num_labels=config.num_labels, ignore_mismatched_sizes=True)
+    if config.label_names is not None:
+        kwargs.update(id2label=dict(enumerate(config.label_names)),
+                      label2id={name: index for index, name in enumerate(config.label_names)})
     model, info = auto_class.from_pretrained(
         resolve_model_path(config.model_name_or_path), output_loading_info=True, **kwargs
     )
     mismatched = [entry[0] if isinstance(entry, tuple) else entry for entry in info.get("mismatched_keys", [])]
     return model, sorted({*info["missing_keys"], *mismatched})
+
+
+@contextmanager
+def head_restored_after_loading() -> Iterator[None]:
+    """Silence transformers' load report while loading a base model whose fresh head an artifact is
+    about to restore: "newly initialized ... consider training" would be wrong there."""
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(level)
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None):

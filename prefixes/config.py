@@ -38,6 +38,9 @@ class ModelConfig(StrictModel):
     num_labels: int | None = Field(
         default=None, ge=1, description="Number of classes; required for classification tasks."
     )
+    label_names: list[str] | None = Field(
+        default=None, description="Class names, in label-id order: the model's id2label, kept in artifacts."
+    )
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit).")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         default="float32", description="Dtype the base model's weights are loaded in."
@@ -54,6 +57,11 @@ class ModelConfig(StrictModel):
         if not needs_labels and self.num_labels is not None:
             raise ValueError(
                 f"num_labels={self.num_labels} has no meaning for task_type {self.task_type!r}: remove it"
+            )
+        if self.label_names is not None and len(self.label_names) != self.num_labels:
+            raise ValueError(
+                f"label_names has {len(self.label_names)} names but num_labels is {self.num_labels}: "
+                "give one name per class"
             )
         return self
 

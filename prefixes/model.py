@@ -17,9 +17,10 @@ from pydantic import BaseModel
 from torch import nn
 from transformers import PreTrainedModel
 
+from prefixes.artifact.card import model_card
 from prefixes.artifact.schema import ArtifactConfig, BaseModelIdentity, read_artifact_config
 from prefixes.artifact.weights import read_artifact, weights_fingerprint, write_artifact
-from prefixes.base_models import load_base_model, load_tokenizer
+from prefixes.base_models import head_restored_after_loading, load_base_model, load_tokenizer
 from prefixes.config import HEAD_TASK_TYPES, ModelConfig, TaskType
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.registry import get_method, method_of_config
@@ -153,9 +154,21 @@ class AdaptedModel(nn.Module):
             hidden_size=self.base_model.config.get_text_config().hidden_size,
             base_model=self._identity(),
             head=self.head_names,
+            label_names=self.label_names(),
             library_versions=library_versions(),
         )
-        return write_artifact(directory, config, tensors)
+        card = model_card(config, self.num_trainable_parameters(), self.num_base_parameters())
+        return write_artifact(directory, config, tensors, card=None if training_state else card)
+
+    def label_names(self) -> list[str] | None:
+        """The head's class names when they were given (not transformers' LABEL_0, LABEL_1, ...)."""
+        if self.task_type not in HEAD_TASK_TYPES:
+            return None
+        id2label = self.base_model.config.id2label or {}
+        names = [id2label.get(index) for index in range(len(id2label))]
+        if not names or names == [f"LABEL_{index}" for index in range(len(names))]:
+            return None
+        return [str(name) for name in names]
 
     def _identity(self) -> BaseModelIdentity:
         return BaseModelIdentity(
@@ -198,13 +211,18 @@ class AdaptedModel(nn.Module):
         method_config = cls.method_class.config_class.model_validate(config.method_config)
         identity = config.base_model
         if base_model is None:
-            wrapper = cls.from_config(_model_config(config), method_config, create_adapter=False)
+            with head_restored_after_loading():
+                wrapper = cls.from_config(_model_config(config), method_config, create_adapter=False)
         else:
             wrapper = cls(base_model, method_config, task_type=config.task_type, tokenizer=tokenizer,
                           model_name_or_path=identity.name_or_path, revision=identity.revision,
                           fresh_parameters=config.head, create_adapter=False)
         wrapper._check_base(config, directory)
         wrapper._load_head(config, tensors)
+        if config.label_names is not None:
+            names = config.label_names
+            wrapper.base_model.config.id2label = dict(enumerate(names))
+            wrapper.base_model.config.label2id = {name: index for index, name in enumerate(names)}
         adapter = wrapper.adapter_method.adapter_from_tensors(config, tensors)
         wrapper.adapters[DEFAULT_ADAPTER] = adapter.to(wrapper._device())
         return wrapper
@@ -253,7 +271,8 @@ def _model_config(config: ArtifactConfig) -> ModelConfig:
     identity = config.base_model
     needs_labels = config.task_type in ("text_classification", "token_classification")
     return ModelConfig(model_name_or_path=identity.name_or_path, task_type=config.task_type,
-                       num_labels=identity.num_labels if needs_labels else None, revision=identity.revision)
+                       num_labels=identity.num_labels if needs_labels else None, revision=identity.revision,
+                       label_names=config.label_names if needs_labels else None)
 
 
 def load_adapter(path: str | os.PathLike, base_model: PreTrainedModel | None = None) -> AdaptedModel:

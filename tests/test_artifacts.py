@@ -205,3 +205,22 @@ def test_saving_over_an_artifact_is_all_or_nothing(tmp_path, monkeypatch):
     (tmp_path / "a" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds other files than an artifact \\(notes.txt\\)"):
         longer.save_pretrained(tmp_path / "a")
+
+
+def test_an_artifact_carries_its_label_names_and_a_model_card(tmp_path):
+    base = tiny_model("bert")
+    base.config.id2label = {0: "negative", 1: "neutral", 2: "positive"}
+    model = PrefixTuningModel.from_model(base, PrefixConfig(prefix_length=4, reparameterization=False))
+    model.save_pretrained(tmp_path)
+
+    card = (tmp_path / "README.md").read_text()
+    assert "negative, neutral, positive" in card and model.base_fingerprint() in card
+    assert f"{model.num_trainable_parameters():,} of {model.num_base_parameters():,}" in card
+    loaded = PrefixTuningModel.from_pretrained(tmp_path, base_model=tiny_model("bert"))  # LABEL_0.. on load
+    assert loaded.base_model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    assert loaded.label_names() == ["negative", "neutral", "positive"]
+
+
+def test_default_transformers_labels_are_not_recorded(tmp_path):
+    PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=2)).save_pretrained(tmp_path)
+    assert "label_names" not in json.loads((tmp_path / "prefix_config.json").read_text())

@@ -17,6 +17,8 @@ from prefixes.strict import StrictModel
 CONFIG_NAME = "prefix_config.json"
 WEIGHTS_NAME = "prefix.safetensors"
 ARTIFACT_FILES = (CONFIG_NAME, WEIGHTS_NAME)
+CARD_NAME = "README.md"
+"""The model card: what the artifact is, for people (not read by the loader)."""
 FORMAT_VERSION = 1
 
 
@@ -47,6 +49,7 @@ class ArtifactConfig(StrictModel):
     )
     base_model: BaseModelIdentity
     head: list[str] = Field(default_factory=list, description="Trained task-head parameters stored alongside.")
+    label_names: list[str] | None = Field(default=None, description="Class names in label-id order (id2label).")
     library_versions: dict[str, str] = Field(default_factory=dict)
 
     def resolved_shape(self) -> dict[str, Any]:
@@ -87,5 +90,8 @@ def artifact_json(config: ArtifactConfig) -> bytes:
     ``shape`` is only written by other tools; leaving it out when unset keeps the bytes (and so
     the registry's content digest) of an artifact the same as before the field existed.
     """
-    data = config.model_dump(exclude={"shape"} if config.shape is None else None)
+    # Fields other tools or older versions did not write are left out when unset, which keeps the
+    # bytes (and so the registry's content digest) of such an artifact unchanged.
+    unset = {name for name in ("shape", "label_names") if getattr(config, name) is None}
+    data = config.model_dump(exclude=unset)
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

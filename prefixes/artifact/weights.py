@@ -14,7 +14,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
-from prefixes.artifact.schema import CONFIG_NAME, WEIGHTS_NAME, ArtifactConfig, artifact_json, read_artifact_config
+from prefixes.artifact.schema import (
+    CARD_NAME,
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    ArtifactConfig,
+    artifact_json,
+    read_artifact_config,
+)
 from prefixes.io import TEMP_PREFIX, replace_dir, write_atomic
 
 
@@ -30,12 +37,15 @@ def weights_fingerprint(model: torch.nn.Module, exclude: set[str]) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(directory: str | os.PathLike, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> Path:
-    """Write both files into a new folder and swap it in for ``directory``: a kill never leaves new
-    tensors beside an old config. ``directory`` may hold nothing but an artifact."""
+def write_artifact(directory: str | os.PathLike, config: ArtifactConfig, tensors: dict[str, torch.Tensor],
+                   card: str | None = None) -> Path:
+    """Write the files into a new folder and swap it in for ``directory``: a kill never leaves new
+    tensors beside an old config. ``card`` is the README.md model card. ``directory`` may hold
+    nothing but an artifact."""
     directory = Path(directory)
     existing = sorted(path.name for path in directory.iterdir()) if directory.is_dir() else []
-    foreign = [name for name in existing if name not in (WEIGHTS_NAME, CONFIG_NAME) and not name.startswith(TEMP_PREFIX)]
+    own = (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME)
+    foreign = [name for name in existing if name not in own and not name.startswith(TEMP_PREFIX)]
     if foreign:
         raise ValueError(f"{directory} holds other files than an artifact ({', '.join(foreign)}): "
                          "save into a new or empty folder")
@@ -44,6 +54,8 @@ def write_artifact(directory: str | os.PathLike, config: ArtifactConfig, tensors
     def fill(staging: Path) -> None:
         write_atomic(staging / WEIGHTS_NAME, save(contiguous))
         write_atomic(staging / CONFIG_NAME, artifact_json(config))
+        if card is not None:
+            write_atomic(staging / CARD_NAME, card.encode())
 
     replace_dir(directory, fill)
     return directory

@@ -273,7 +273,7 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
             texts, starts = list(value["text"]), list(value["answer_start"])
             if len(texts) != len(starts):
                 raise ValueError("'text' and 'answer_start' differ in length")
-            pairs = zip(texts, starts)
+            pairs: Iterable[tuple[Any, ...]] = zip(texts, starts)
         else:
             pairs = [
                 (item["text"], item["answer_start"]) if isinstance(item, Mapping) else tuple(item)

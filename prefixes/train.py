@@ -12,13 +12,11 @@ gives the same losses and parameters as 4 steps straight.
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import torch
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
@@ -32,28 +30,7 @@ from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.config import TrainingConfig
 from prefixes.data import collate
 from prefixes.evaluate import evaluate_model
-from prefixes.train_log import MetricsLog, TrainResult, peak_memory_mb
-
-
-class TrainableModel(Protocol):
-    """What the loop asks of the ``nn.Module`` it trains: an adapter wrapper or a baseline."""
-
-    tokenizer: Any
-    adapters: Mapping[str, Any]
-    task_type: str
-    base_model: Any
-
-    def training_defaults(self) -> dict: ...
-
-    def save_pretrained(self, directory: str | os.PathLike, /) -> Any: ...
-
-    def gradient_checkpointing_enable(self) -> None: ...
-
-    def train(self, mode: bool = True) -> Any: ...
-
-    def parameters(self, recurse: bool = True) -> Iterator[torch.nn.Parameter]: ...
-
-    def named_parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]: ...
+from prefixes.train_log import MetricsLog, TrainableModel, TrainResult, peak_memory_mb
 
 
 @dataclass

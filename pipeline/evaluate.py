@@ -68,7 +68,8 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
     """
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     loader = accelerator.prepare_data_loader(
-        DataLoader(features, batch_size=batch_size, collate_fn=lambda rows: collate(rows, pad_token_id=pad_id))
+        # A list is a map-style dataset (__getitem__ and __len__); torch's annotation wants a Dataset.
+        DataLoader(features, batch_size=batch_size, collate_fn=lambda rows: collate(rows, pad_token_id=pad_id))  # type: ignore[arg-type]
     )
     num_labels = len(label_names) if label_names else None
     results = evaluate_model(model, loader, accelerator, task_type, num_labels)

@@ -16,14 +16,14 @@ from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_
 from pipeline.layout import RAW_DATA_DIR
 from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config
 from pipeline.overrides import TaskTrainingOverrides, set_values
-from prefixes.config import TrainingConfig
+from prefixes.config import TaskType, TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES
 from prefixes.methods.registry import ArtifactKind
 from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.strict import StrictModel
 
 TaskFormat = Literal["classification", "causal_generation", "seq2seq_generation", "extractive_qa"]
-TASK_TYPE_BY_FORMAT = {
+TASK_TYPE_BY_FORMAT: dict[str, TaskType] = {
     "classification": "text_classification",
     "causal_generation": "text_generation",
     "seq2seq_generation": "seq2seq_generation",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from prefixes.bundle import MultiTaskModel, PredictRequest, read_manifest
 
@@ -26,7 +27,8 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
     """
     try:
         tasks = read_manifest(manifest_path).tasks
-        requests = parse_requests(click.get_text_stream("stdin"), tasks)
+        # click types its deprecated names, served by a module __getattr__, as object.
+        requests = parse_requests(click.get_text_stream("stdin"), tasks)  # type: ignore[operator]
         model = MultiTaskModel.from_bundle(manifest_path)
         predictions = model.predict(requests, batch_size=batch_size, max_new_tokens=max_new_tokens)
     except (ValueError, OSError) as error:  # bundle, manifest and base-model problems, worded for people
@@ -52,6 +54,6 @@ def parse_requests(lines: Iterable[str], tasks: list[str]) -> list[PredictReques
     return requests
 
 
-def _describe(problem: dict) -> str:
+def _describe(problem: ErrorDetails) -> str:
     where = ".".join(str(part) for part in problem["loc"])
     return f"{where}: {problem['msg']}" if where else problem["msg"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 from pipeline.layout import PREPARED_SUMMARY, SPLITS, split_file
 from pipeline.params import TaskConfig
@@ -16,7 +17,7 @@ def prepare_task(task: TaskConfig, *, seed: int, output_dir: str | Path) -> dict
     examples = load_source(task.source, columns=task.columns)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
-        max_examples=task.max_examples,
+        max_examples=cast("dict[str, int] | None", task.max_examples),
     )
     output_dir = Path(output_dir)  # created only once the data loaded and split: nothing partial
     output_dir.mkdir(parents=True, exist_ok=True)

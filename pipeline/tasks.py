@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
 from prefixes.config import ModelConfig
 from prefixes.data.formats import (
@@ -33,11 +35,11 @@ def build_model(task: TaskConfig, model_name_or_path: str, method: str, method_c
 def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):
     """The tokenising format of a task."""
     if task.format == "classification":
-        return ClassificationFormat(tokenizer, label_names, task.max_length)
+        return ClassificationFormat(tokenizer, cast(list[str], label_names), task.max_length)
     if task.format == "extractive_qa":
         return ExtractiveQAFormat(tokenizer, task.max_length)
     generation = CausalGenerationFormat if task.format == "causal_generation" else Seq2SeqGenerationFormat
-    kwargs = {"max_target_length": task.max_target_length}
+    kwargs: dict[str, Any] = {"max_target_length": task.max_target_length}
     if task.template is not None:
         kwargs["template"] = task.template
     return generation(tokenizer, task.max_length, **kwargs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import cast
 
 import click
 import torch
@@ -48,7 +49,7 @@ def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_tes
                 details_path: str | None) -> None:
         params = load_or_exit(params_path)
         require_task(params, task)
-        test_outputs = (metrics_path, details_path) if metrics_path else None
+        test_outputs = (metrics_path, cast(str, details_path)) if metrics_path else None
         summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs)
         click.echo(json.dumps({k: summary[k] for k in ("task", "method", "global_step", "best_eval", "wall_time_s")}))
 
@@ -125,7 +126,7 @@ def _code_digest() -> str:
     """A digest of the library's and the pipeline's sources (the train stages' code dependencies)."""
     digest = hashlib.sha256()
     for package in (prefixes, pipeline):
-        root = Path(package.__file__).parent
+        root = Path(cast(str, package.__file__)).parent
         for path in sorted(root.rglob("*.py")):
             digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
             digest.update(path.read_bytes())

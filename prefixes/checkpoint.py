@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -72,7 +73,8 @@ def load_scheduler(directory: Path, scheduler) -> None:
 def save_rng(directory: Path, process_index: int) -> None:
     tensors = {"torch": torch.get_rng_state()}
     python_version, python_state, gauss = random.getstate()
-    numpy_state = np.random.get_state()
+    # The legacy (tuple) form, numpy's default; its stubs type the default as the dict form.
+    numpy_state = cast(tuple[Any, ...], np.random.get_state())
     meta = {
         "python": [python_version, list(python_state), gauss],
         "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],

@@ -11,6 +11,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -131,7 +132,11 @@ def squad_scores_from_logits(
     predictions = []
     for starts, ends, spans, context in zip(start_logits, end_logits, offsets, contexts):
         best = best_span(starts, ends, spans, max_answer_length)
-        predictions.append("" if best is None else context[spans[best[0]][0] : spans[best[1]][1]])
+        if best is None:
+            predictions.append("")
+        else:  # best_span picks context tokens only: both spans are set
+            first, last = cast(tuple[int, int], spans[best[0]]), cast(tuple[int, int], spans[best[1]])
+            predictions.append(context[first[0] : last[1]])
     return squad_scores(predictions, answers_list)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from prefixes.artifact.schema import ArtifactConfig, BaseModelIdentity, read_art
 from prefixes.artifact.weights import read_artifact, weights_fingerprint, write_artifact
 from prefixes.base_models import head_restored_after_loading, load_base_model, load_tokenizer
 from prefixes.config import HEAD_TASK_TYPES, ModelConfig, TaskType
-from prefixes.methods.interface import AdapterMethod
+from prefixes.methods.interface import Adapter, AdapterMethod
 from prefixes.methods.registry import get_method, method_of_config
 from prefixes.peft_export import export_peft
 from prefixes.task_heads import head_parameter_names, infer_task_type
@@ -119,7 +119,7 @@ class AdaptedModel(nn.Module):
 
     def training_defaults(self) -> dict:
         """The active adapter's method's default learning rate and optimizer (see its registration)."""
-        return dict(method_of_config(self.adapters[self.active_adapter].config).training_defaults)
+        return dict(method_of_config(cast(Adapter, self.adapters[self.active_adapter]).config).training_defaults)
 
     def gradient_checkpointing_enable(self) -> None:
         # Non-reentrant checkpointing sees the prefix tensors carried in keyword arguments.
@@ -140,16 +140,16 @@ class AdaptedModel(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike, *, training_state: bool = False, adapter: str | None = None) -> Path:
         """Save one adapter: folded for inference (default), or with its training form to resume."""
         module = self.adapters[adapter or self.active_adapter]
-        tensors = {f"head.{n}": p for n, p in self.base_model.named_parameters() if n in self.head_names}
+        tensors: dict[str, torch.Tensor] = {f"head.{n}": p for n, p in self.base_model.named_parameters() if n in self.head_names}
         if training_state:
             tensors |= {f"adapter.{n}": t for n, t in module.state_dict().items()}
         else:
             tensors |= self.adapter_method.folded_tensors(module)
         config = ArtifactConfig(
-            method=method_of_config(module.config).name,
+            method=method_of_config(cast(Adapter, module).config).name,
             form="training" if training_state else "folded",
             task_type=self.task_type,
-            method_config=module.config.model_dump(),
+            method_config=cast(Adapter, module).config.model_dump(),
             layout=self.adapter_method.layout(),
             hidden_size=self.base_model.config.get_text_config().hidden_size,
             base_model=self._identity(),
@@ -164,7 +164,7 @@ class AdaptedModel(nn.Module):
         """The head's class names when they were given (not transformers' LABEL_0, LABEL_1, ...)."""
         if self.task_type not in HEAD_TASK_TYPES:
             return None
-        id2label = self.base_model.config.id2label or {}
+        id2label: dict[int, str] = dict(self.base_model.config.id2label or {})
         names = [id2label.get(index) for index in range(len(id2label))]
         if not names or names == [f"LABEL_{index}" for index in range(len(names))]:
             return None
@@ -173,7 +173,7 @@ class AdaptedModel(nn.Module):
     def _identity(self) -> BaseModelIdentity:
         return BaseModelIdentity(
             model_type=self.base_model.config.model_type,
-            name_or_path=self.model_name_or_path,
+            name_or_path=cast(str, self.model_name_or_path),
             revision=self.revision,
             fingerprint=self.base_fingerprint(),
             num_labels=self.base_model.config.num_labels if self.task_type in HEAD_TASK_TYPES else None,
@@ -214,7 +214,7 @@ class AdaptedModel(nn.Module):
             with head_restored_after_loading():
                 wrapper = cls.from_config(_model_config(config), method_config, create_adapter=False)
         else:
-            wrapper = cls(base_model, method_config, task_type=config.task_type, tokenizer=tokenizer,
+            wrapper = cls(base_model, method_config, task_type=cast(TaskType, config.task_type), tokenizer=tokenizer,
                           model_name_or_path=identity.name_or_path, revision=identity.revision,
                           fresh_parameters=config.head, create_adapter=False)
         wrapper._check_base(config, directory)
@@ -270,7 +270,7 @@ def _model_config(config: ArtifactConfig) -> ModelConfig:
     """How to load the base model an artifact records."""
     identity = config.base_model
     needs_labels = config.task_type in ("text_classification", "token_classification")
-    return ModelConfig(model_name_or_path=identity.name_or_path, task_type=config.task_type,
+    return ModelConfig(model_name_or_path=identity.name_or_path, task_type=cast(TaskType, config.task_type),
                        num_labels=identity.num_labels if needs_labels else None, revision=identity.revision,
                        label_names=config.label_names if needs_labels else None)
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
@@ -30,7 +30,7 @@ from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.config import TrainingConfig
 from prefixes.data import collate
 from prefixes.evaluate import evaluate_model
-from prefixes.train_log import MetricsLog, TrainResult, peak_memory_mb
+from prefixes.train_log import MetricsLog, TrainableModel, TrainResult, peak_memory_mb
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: TrainableModel,
         config: TrainingConfig,
         *,
         best_dir: str | Path | None = None,
@@ -216,7 +216,7 @@ class Trainer:
             eval_loader = accelerator.prepare_data_loader(
                 DataLoader(eval_dataset, batch_size=config.eval_batch_size, collate_fn=self.collate_fn)
             )
-        progress = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
+        progress: dict[str, Any] = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
                     "evals_without_improvement": 0, "elapsed_s": 0.0}
         best: tuple[dict[str, torch.Tensor] | None, dict[str, float]] = (None, {})
         last_loss = float("nan")
@@ -253,7 +253,8 @@ class Trainer:
     # ----- state --------------------------------------------------------------------------------
     def _checkpoint(self, run: _Run) -> Path:
         progress = {**run.progress, "last_loss": run.last_loss}
-        return save_checkpoint(self.checkpoint_dir, self.model, run.optimizer, run.scheduler, progress,
+        # Only called with a checkpoint_dir (see the callers).
+        return save_checkpoint(cast(Path, self.checkpoint_dir), self.model, run.optimizer, run.scheduler, progress,
                                self.accelerator, best=(run.best_state, run.best_metrics), run=self.run_identity)
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:

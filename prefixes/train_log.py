@@ -1,12 +1,14 @@
-"""What a training run reports: per-step metric logs, the result summary and peak memory."""
+"""What a training run reports: per-step metric logs, the result summary and peak memory; what it trains."""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, Protocol, cast
 
 import torch
 
@@ -59,3 +61,24 @@ class MetricsLog:
         directory = cast(Path, self.directory)
         (directory / f"{kind}_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
         (directory / f"{kind}_log.json").write_text(json.dumps(rows, indent=1))
+
+
+class TrainableModel(Protocol):
+    """What the loop asks of the ``nn.Module`` it trains: an adapter wrapper or a baseline."""
+
+    tokenizer: Any
+    adapters: Mapping[str, Any]
+    task_type: str
+    base_model: Any
+
+    def training_defaults(self) -> dict: ...
+
+    def save_pretrained(self, directory: str | os.PathLike, /) -> Any: ...
+
+    def gradient_checkpointing_enable(self) -> None: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[torch.nn.Parameter]: ...
+
+    def named_parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]: ...

@@ -137,7 +137,8 @@ def test_resume_after_the_best_evaluation_saves_the_same_best(tmp_path):
     assert straight.best_step < 3, "the test needs a best evaluation before the checkpoint"
 
     with pytest.raises(Interrupted):  # fails during step 4: after the step-3 checkpoint
-        PrefixTrainer(_bert_model(), config, **_folders(tmp_path / "killed"), collate_fn=_crash_on_fetch(5, data)).train(data, eval_data)
+        crashing = PrefixTrainer(_bert_model(), config, **_folders(tmp_path / "killed"), collate_fn=_crash_on_fetch(5, data))
+        crashing.train(data, eval_data)
     resumed = PrefixTrainer(_bert_model(seed=123), config, **_folders(tmp_path / "killed")).train(
         data, eval_data, resume_from=tmp_path / "killed" / "checkpoint")
 

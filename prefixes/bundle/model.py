@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -23,9 +24,15 @@ from prefixes.bundle.heads import RoutedLinear, route_heads
 from prefixes.bundle.manifest import BaseModelRef, BundleError, BundleManifest, RegistryRef, read_manifest
 from prefixes.bundle.members import CLASSIFICATION, build_manifest, check_members, resolve, verify
 from prefixes.bundle.serving import PredictRequest, predict
-from prefixes.config import ModelConfig
+from prefixes.config import ModelConfig, TaskType
 from prefixes.methods.registry import get_method
 from prefixes.model import AdaptedModel
+
+
+class _Generator(Protocol):
+    """A wrapper that generates with a per-example adapter (prefix and prompt tuning)."""
+
+    def generate(self, task_ids: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor: ...
 
 
 class MultiTaskModel(nn.Module):
@@ -79,8 +86,8 @@ class MultiTaskModel(nn.Module):
         artifacts = [read_artifact(directory) for directory in directories]
         configs = [config for config, _ in artifacts]
         check_members(manifest.members, configs)
-        num_labels = {
-            member.task: config.base_model.num_labels
+        num_labels: dict[str, int] = {  # recorded for every classification artifact
+            member.task: cast(int, config.base_model.num_labels)
             for member, config in zip(manifest.members, configs)
             if config.task_type == CLASSIFICATION
         }
@@ -135,7 +142,7 @@ class MultiTaskModel(nn.Module):
     @torch.no_grad()
     def generate(self, tasks: Sequence[str], **kwargs) -> torch.Tensor:
         """transformers generation, example i with task ``tasks[i]``'s prefix."""
-        return self.model.generate(task_ids=self.task_ids(tasks), **kwargs)
+        return cast(_Generator, self.model).generate(task_ids=self.task_ids(tasks), **kwargs)
 
     def predict(self, requests: Sequence[Mapping | PredictRequest], *, max_new_tokens: int = 32,
                 batch_size: int = 32) -> list[dict]:
@@ -155,7 +162,7 @@ def _wrapper(base: BaseModelRef, first: ArtifactConfig, num_labels: int | None,
     wrapper_class = spec.wrapper_class()
     method_config = spec.config_class.model_validate(first.method_config)
     if base_model is None:
-        model_config = ModelConfig(model_name_or_path=base.name_or_path, task_type=first.task_type,
+        model_config = ModelConfig(model_name_or_path=base.name_or_path, task_type=cast(TaskType, first.task_type),
                                    num_labels=num_labels, revision=base.revision)
         return wrapper_class.from_config(model_config, method_config, create_adapter=False)
     return wrapper_class.from_model(base_model, method_config, task_type=first.task_type, tokenizer=tokenizer,

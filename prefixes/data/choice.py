@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefixes.data.example import DataError, Example, row_name
 from prefixes.data.truncation import TruncationReport, report_truncation, token_counts
@@ -36,7 +36,7 @@ class MultipleChoiceFormat:
         """Tokenise every (question, choice) pair; `origin` (e.g. a file) is named in errors."""
         labels = [self._check(example, row_name(origin, index)) for index, example in enumerate(examples)]
         questions = [example.text for example in examples for _ in range(self.num_choices)]
-        choices = [choice for example in examples for choice in example.choices]
+        choices = [choice for example in examples for choice in cast(tuple[str, ...], example.choices)]
         lengths = token_counts(self.tokenizer, questions, choices)
         encoded = self.tokenizer(questions, choices, truncation=True, max_length=self.max_length)
         keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]

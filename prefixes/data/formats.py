@@ -8,7 +8,7 @@ so every task format imports from one place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -88,7 +88,7 @@ def _text_pairs(examples: list[Example], origin: str | None) -> list[str] | None
             f"{row_name(origin, missing)} field 'text_pair' is empty while others have one: every example "
             "of a pair task needs both texts."
         )
-    return [example.text_pair for example in examples]
+    return [cast(str, example.text_pair) for example in examples]
 
 
 def collate(

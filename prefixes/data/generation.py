@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefixes.data.example import DataError, Example
 from prefixes.data.truncation import (
@@ -35,7 +35,7 @@ def _targets(examples: list[Example]) -> list[str]:
                 f"Example {index} field 'target' is empty: generation needs a target for every "
                 "training example (use encode_prompts() for source-only prompts)."
             )
-    return [example.target for example in examples]
+    return [cast(str, example.target) for example in examples]
 
 
 def _special_prefix(tokenizer: Any) -> list[int]:

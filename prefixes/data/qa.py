@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from prefixes.data.example import DataError, Example, check_answers, row_name
 from prefixes.data.truncation import TruncationReport, report_truncation, token_counts
@@ -40,7 +40,7 @@ class ExtractiveQAFormat:
         for index, example in enumerate(examples):
             _check_qa_example(example, row_name(origin, index))
         questions = [example.text for example in examples]
-        contexts = [example.text_pair for example in examples]
+        contexts = [cast(str, example.text_pair) for example in examples]  # checked above
         self._check_question_room(questions, origin)
         lengths = token_counts(self.tokenizer, questions, contexts)
         encoded = self._tokenize(questions, contexts)
@@ -69,15 +69,18 @@ class ExtractiveQAFormat:
     def context_offsets(self, examples: list[Example]) -> list[list[CharSpan | None]]:
         """Per example, per token of its encoding: the (start, end) characters it covers in the
         context, or None for question, special and cut-off tokens. Same tokenisation as `encode`."""
-        encoded = self._tokenize([example.text for example in examples], [example.text_pair for example in examples])
+        encoded = self._tokenize([example.text for example in examples], [cast(str, example.text_pair) for example in examples])
         return [_context_spans(encoded, index) for index in range(len(examples))]
 
     def decode_span(self, example: Example, start: int, end: int) -> str:
         """Context text covered by token positions start..end (inclusive); "" if not in context."""
         spans = self.context_offsets([example])[0]
-        if end < start or end >= len(spans) or spans[start] is None or spans[end] is None:
+        if end < start or end >= len(spans):
             return ""
-        return example.text_pair[spans[start][0] : spans[end][1]]
+        first, last = spans[start], spans[end]
+        if first is None or last is None:
+            return ""
+        return cast(str, example.text_pair)[first[0] : last[1]]
 
     def _tokenize(self, questions: list[str], contexts: list[str]) -> Any:
         return self.tokenizer(
@@ -120,8 +123,9 @@ def _context_spans(encoded: Any, index: int) -> list[CharSpan | None]:
 def _token_span(spans: Sequence[CharSpan | None], char_start: int, char_end: int) -> tuple[int, int] | None:
     """First and last context token covering [char_start, char_end), or None if cut off."""
     context = [position for position, span in enumerate(spans) if span is not None]
-    if not context or spans[context[-1]][1] < char_end:
+    covered = cast(Sequence[CharSpan], spans)  # at the positions in `context`
+    if not context or covered[context[-1]][1] < char_end:
         return None
-    start = next(p for p in context if spans[p][1] > char_start)
-    end = next(p for p in reversed(context) if spans[p][0] < char_end)
+    start = next(p for p in context if covered[p][1] > char_start)
+    end = next(p for p in reversed(context) if covered[p][0] < char_end)
     return start, end

@@ -226,7 +226,7 @@ def _to_choices(value: Any, at: str) -> tuple[str, ...]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise DataError(f"{at} holds choices that are not JSON ({err}): write a JSON list of strings.")
+            raise DataError(f"{at} holds choices that are not JSON ({err}): write a JSON list of strings.") from None
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) and c.strip() for c in value):
         raise DataError(
             f"{at} holds choices {value!r}: use a non-empty list of non-empty strings "
@@ -273,7 +273,7 @@ def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
             texts, starts = list(value["text"]), list(value["answer_start"])
             if len(texts) != len(starts):
                 raise ValueError("'text' and 'answer_start' differ in length")
-            pairs = zip(texts, starts)
+            pairs: Iterable[tuple[Any, ...]] = zip(texts, starts)
         else:
             pairs = [
                 (item["text"], item["answer_start"]) if isinstance(item, Mapping) else tuple(item)

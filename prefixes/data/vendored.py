@@ -85,7 +85,10 @@ def _commonsense_qa() -> Iterator[Example]:
         at = f"File {path} row {row}"
         choices = record.get("choices") or {}
         if tuple(choices.get("label") or ()) != CHOICE_LABELS or len(choices.get("text") or ()) != len(CHOICE_LABELS):
-            raise DataError(f"{at} field 'choices' holds {choices!r}: expected {len(CHOICE_LABELS)} choices labelled {list(CHOICE_LABELS)}.")
+            raise DataError(
+                f"{at} field 'choices' holds {choices!r}: expected {len(CHOICE_LABELS)} choices labelled "
+                f"{list(CHOICE_LABELS)}."
+            )
         if record.get("answerKey") not in CHOICE_LABELS:
             raise DataError(f"{at} field 'answerKey' holds {record.get('answerKey')!r}; expected one of {list(CHOICE_LABELS)}.")
         yield Example(

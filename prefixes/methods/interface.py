@@ -8,7 +8,7 @@ that depends on what an adapter is.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import torch
 from pydantic import BaseModel
@@ -19,6 +19,18 @@ from prefixes.artifact.schema import ArtifactConfig
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 AdapterT = TypeVar("AdapterT", bound=nn.Module)
+
+
+class Adapter(Protocol):
+    """What the wrapper reads of any adapter in its bank (an ``nn.Module``)."""
+
+    @property
+    def config(self) -> BaseModel: ...
+
+    @property
+    def length(self) -> int:
+        """Its virtual tokens."""
+        ...
 
 
 class AdapterMethod(ABC, Generic[ConfigT, AdapterT]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 from torch import nn
@@ -17,6 +18,12 @@ from prefixes.base_models import load_base_model, load_tokenizer
 from prefixes.config import ModelConfig
 from prefixes.methods.full_finetune.config import FullFinetuneConfig
 from prefixes.methods.registry import method_of_config
+
+
+class _SavesPretrained(Protocol):
+    """The trained model: a transformers or a PEFT model."""
+
+    def save_pretrained(self, save_directory: str | os.PathLike, /) -> Any: ...
 
 
 class FullFinetuneModel(nn.Module):
@@ -57,5 +64,5 @@ class FullFinetuneModel(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """The whole model (LoRA: PEFT's adapter files); safetensors either way."""
-        self.model.save_pretrained(directory)
+        cast(_SavesPretrained, self.model).save_pretrained(directory)
         return Path(directory)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 from torch import nn
 from transformers import PreTrainedModel
 
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
+from prefixes.methods.lora.config import LoraConfig
 
 _PEFT_TASK_TYPES = {
     "text_generation": "CAUSAL_LM",
@@ -22,8 +25,9 @@ class LoraModel(FullFinetuneModel):
     """A frozen transformers model with trained low-rank updates (and PEFT's task head)."""
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
-        config = PeftLoraConfig(task_type=_PEFT_TASK_TYPES[self.task_type], r=self.method_config.r,
-                                lora_alpha=self.method_config.alpha, target_modules="all-linear")
+        method_config = cast(LoraConfig, self.method_config)
+        config = PeftLoraConfig(task_type=_PEFT_TASK_TYPES[self.task_type], r=method_config.r,
+                                lora_alpha=method_config.alpha, target_modules="all-linear")
         return get_peft_model(base, config)
 
     def num_base_parameters(self) -> int:

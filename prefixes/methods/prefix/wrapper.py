@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 
 from prefixes.artifact.schema import ArtifactConfig
@@ -13,6 +15,9 @@ from prefixes.methods.prefix.config import PrefixConfig
 from prefixes.methods.prefix.encoder import PrefixEncoder, interpolate, prefix_from_folded, text_activations
 from prefixes.model import AdaptedModel
 from prefixes.peft_export import check_windows
+
+if TYPE_CHECKING:
+    from transformers import GenerationMixin
 
 
 class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
@@ -33,7 +38,7 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
         activations = site_scale = None
         config = adapter.config
         if config.init == "text":
-            activations = self.text_activations(config.init_text, adapter.length)
+            activations = self.text_activations(cast(str, config.init_text), adapter.length)
         elif config.init == "vocab_sample":
             vocab = self.base_model.config.get_text_config().vocab_size
             ids = torch.randint(0, min(config.vocab_sample_size, vocab), (1, adapter.length), device=self.device())
@@ -141,7 +146,7 @@ class PrefixTuningModel(AdaptedModel):
         """``transformers`` generation (greedy, sampling, beam search) with the KV cache."""
         state, offsets = self._state(task_ids)
         with self._attached(state, offsets):
-            return self.base_model.generate(**kwargs)
+            return cast("GenerationMixin", self.base_model).generate(**kwargs)
 
     def _attached(self, state, offsets):
         attachment = self.adapter_method.attachment
@@ -149,7 +154,7 @@ class PrefixTuningModel(AdaptedModel):
 
     def add_interpolated(self, name: str, first: str, second: str, alpha: float) -> PrefixEncoder:
         """Add ``alpha * first + (1 - alpha) * second`` (folded) as a new adapter."""
-        a, b = self.adapters[first], self.adapters[second]
+        a, b = cast(PrefixEncoder, self.adapters[first]), cast(PrefixEncoder, self.adapters[second])
         mixed = interpolate(alpha, a.folded(), b.folded())
         adapter = prefix_from_folded(a.config, self.layout, mixed).to(self._device())
         self.adapters[name] = adapter
@@ -163,4 +168,6 @@ def interpolate_models(first: PrefixTuningModel, second: PrefixTuningModel, alph
             "cannot interpolate prefixes trained on different base models "
             f"({first.model_name_or_path} vs {second.model_name_or_path}): both need the same base weights"
         )
-    return interpolate(alpha, first.adapters[first.active_adapter].folded(), second.adapters[second.active_adapter].folded())
+    first_prefix = cast(PrefixEncoder, first.adapters[first.active_adapter])
+    second_prefix = cast(PrefixEncoder, second.adapters[second.active_adapter])
+    return interpolate(alpha, first_prefix.folded(), second_prefix.folded())

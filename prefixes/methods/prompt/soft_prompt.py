@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -51,7 +53,7 @@ def initial_prompt(config: PromptConfig, word_embeddings: nn.Embedding, tokenize
     # class_labels: one virtual token per label word (sub-token embeddings averaged); the rest of
     # the prompt is sampled from the vocabulary, as in the paper.
     labels = []
-    for word in config.class_labels:
+    for word in cast(list[str], config.class_labels):
         ids = tokenizer(word, add_special_tokens=False)["input_ids"]
         if not ids:
             raise ValueError(f"class label {word!r} tokenizes to no tokens: give a non-empty label word")

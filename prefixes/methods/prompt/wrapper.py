@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -22,10 +24,10 @@ class PromptMethod(AdapterMethod[PromptConfig, SoftPrompt]):
     config_class = PromptConfig
 
     def new_adapter(self, config: PromptConfig) -> SoftPrompt:
-        return SoftPrompt(config, self.base_model.get_input_embeddings().weight.shape[1])
+        return SoftPrompt(config, cast(nn.Embedding, self.base_model.get_input_embeddings()).weight.shape[1])
 
     def initialize(self, adapter: SoftPrompt) -> None:
-        adapter.initialize(self.base_model.get_input_embeddings(), self.tokenizer)
+        adapter.initialize(cast(nn.Embedding, self.base_model.get_input_embeddings()), self.tokenizer)
 
     def folded_tensors(self, adapter: SoftPrompt) -> dict[str, torch.Tensor]:
         return {"prompt": adapter().detach().clone()}

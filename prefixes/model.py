@@ -164,7 +164,8 @@ class AdaptedModel(nn.Module):
         """The head's class names when they were given (not transformers' LABEL_0, LABEL_1, ...)."""
         if self.task_type not in HEAD_TASK_TYPES:
             return None
-        id2label: dict[int, str] = dict(self.base_model.config.id2label or {})
+        # transformers keys id2label by int, but a config read from JSON may key it by str
+        id2label = {int(key): str(name) for key, name in (self.base_model.config.id2label or {}).items()}
         names = [id2label.get(index) for index in range(len(id2label))]
         if not names or names == [f"LABEL_{index}" for index in range(len(names))]:
             return None

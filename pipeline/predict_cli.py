@@ -28,7 +28,7 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
     try:
         tasks = read_manifest(manifest_path).tasks
         # click types its deprecated names, served by a module __getattr__, as object.
-        requests = parse_requests(click.get_text_stream("stdin"), tasks)  # type: ignore[operator]
+        requests = parse_requests(click.get_binary_stream("stdin"), tasks)  # type: ignore[operator]
         model = MultiTaskModel.from_bundle(manifest_path)
         predictions = model.predict(requests, batch_size=batch_size, max_new_tokens=max_new_tokens)
     except (ValueError, OSError) as error:  # bundle, manifest and base-model problems, worded for people
@@ -37,10 +37,15 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
         click.echo(json.dumps(prediction, ensure_ascii=False))
 
 
-def parse_requests(lines: Iterable[str], tasks: list[str]) -> list[PredictRequest]:
+def parse_requests(lines: Iterable[bytes | str], tasks: list[str]) -> list[PredictRequest]:
     """Validate JSONL requests; a bad line is an error that names its line number (blank lines are skipped)."""
     requests = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as error:
+            raise click.ClickException(f"line {number} is not valid UTF-8 ({error.reason} at byte {error.start}); "
+                                       "send UTF-8 JSON lines") from None
         if not line.strip():
             continue
         try:

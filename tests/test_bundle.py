@@ -275,6 +275,28 @@ def test_predict_cli_names_the_bad_line(cli_bundle, lines, message):
     assert result.stdout == ""
 
 
+def test_predict_cli_names_the_line_of_invalid_utf8(cli_bundle):
+    lines = b'{"task": "topic", "text": "ok"}\n{"task": "topic", "text": "caf\xe9"}\n'
+    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=lines)
+    assert result.exit_code == 1
+    assert "line 2 is not valid UTF-8" in result.output and result.stdout == ""
+
+
+def test_an_overlong_request_is_refused_before_any_generation(tokenizer, tmp_path):
+    torch.manual_seed(0)
+    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0, max_position_embeddings=32)
+    base = AutoModelForCausalLM.from_config(config).eval()
+    wrapper = PrefixTuningModel.from_model(base, PrefixConfig(prefix_length=2, prefix_dropout=0.0), tokenizer=tokenizer)
+    bundle = MultiTaskModel.from_artifacts({"echo": _save(wrapper, 0, tmp_path / "echo")}, base_model=base, tokenizer=tokenizer)
+    calls = []
+    bundle.generate = lambda *args, **kwargs: calls.append(1)  # type: ignore[method-assign]
+    requests = [{"task": "echo", "text": "hi"}] * 40 + [{"task": "echo", "text": "word " * 40}]
+    with pytest.raises(BundleError, match=r"^request 41 takes \d+ tokens"):
+        bundle.predict(requests, max_new_tokens=5, batch_size=8)
+    assert calls == []  # nothing was generated, so nothing was lost
+
+
 def test_predict_generates_only_new_tokens_per_task(tokenizer, tmp_path):
     # The tiny Llama with the MiniLM vocabulary, so text requests tokenise.
     torch.manual_seed(0)

@@ -33,6 +33,8 @@ def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tok
         raise BundleError("predict needs the base model's tokenizer: pass tokenizer=... along with base_model")
     parsed = [PredictRequest.model_validate(request) for request in requests]
     bundle.task_ids([request.task for request in parsed])  # every task is checked before any work
+    if bundle.task_type != CLASSIFICATION:  # and every prompt's length: no work is done to be lost
+        _check_prompt_lengths(bundle, parsed, max_new_tokens)
     answers = []
     for start in range(0, len(parsed), batch_size):
         chunk = parsed[start : start + batch_size]
@@ -40,7 +42,7 @@ def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tok
         if bundle.task_type == CLASSIFICATION:
             outputs = _predict_labels(bundle, tasks, texts)
         else:
-            outputs = _predict_texts(bundle, tasks, texts, max_new_tokens, first_index=start)
+            outputs = _predict_texts(bundle, tasks, texts, max_new_tokens)
         answers += [{"task": task, "text": text, **output} for task, text, output in zip(tasks, texts, outputs)]
     return answers
 
@@ -71,17 +73,23 @@ def _predict_labels(bundle, tasks: list[str], texts: list[str]) -> list[dict]:
     return answers
 
 
-def _predict_texts(bundle, tasks: list[str], texts: list[str], max_new_tokens: int, first_index: int) -> list[dict]:
+def _check_prompt_lengths(bundle, requests: list[PredictRequest], max_new_tokens: int) -> None:
+    """Refuse, before any generation, a request whose prompt cannot fit (requests counted from 1)."""
+    decoder_only = not bundle.model.base_model.config.is_encoder_decoder
+    room = input_room(bundle, max_new_tokens if decoder_only else 0)
+    prompts = generation_prompts(bundle, [r.task for r in requests], [r.text for r in requests])
+    for number, ids in enumerate(prompts, start=1):
+        if len(ids) > room:
+            raise BundleError(
+                f"request {number} takes {len(ids)} tokens; with the longest prefix and "
+                f"max_new_tokens={max_new_tokens} only {room} fit: shorten the text or lower max_new_tokens"
+            )
+
+
+def _predict_texts(bundle, tasks: list[str], texts: list[str], max_new_tokens: int) -> list[dict]:
     tokenizer = bundle.model.tokenizer
     decoder_only = not bundle.model.base_model.config.is_encoder_decoder
     prompts = generation_prompts(bundle, tasks, texts)
-    room = input_room(bundle, max_new_tokens if decoder_only else 0)
-    for offset, ids in enumerate(prompts):
-        if len(ids) > room:
-            raise BundleError(
-                f"request {first_index + offset} takes {len(ids)} tokens; with the longest prefix and "
-                f"max_new_tokens={max_new_tokens} only {room} fit: shorten the text or lower max_new_tokens"
-            )
     features = [{"input_ids": ids, "attention_mask": [1] * len(ids)} for ids in prompts]
     encoded = {key: value.to(bundle.device())
                for key, value in collate(features, tokenizer.pad_token_id, padding_side="left").items()}

@@ -19,6 +19,7 @@ import click
 from pipeline.common import load_or_exit, params_option, write_json
 from pipeline.layout import BEST_DIR, PREPARED_SUMMARY, train_stage
 from pipeline.params import Params
+from pipeline.provenance import dvc_info
 from prefixes.registry import Registry
 
 EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
@@ -68,7 +69,7 @@ def _publish_run(params: Params, registry: Registry, task: str, method: str, art
         training_params=params.training_config(task, method).model_dump(),
         metrics={k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
         dataset_fingerprint=data["fingerprint"],
-        dvc_lock=dvc_lock if dvc_lock.exists() else None, dvc_stage=train_stage(task, method),
+        dvc=dvc_info(dvc_lock, train_stage(task, method)) if dvc_lock.exists() else None,
     )
     registry.promote(task, method, entry.path.name, params.publish.alias)
     return entry

@@ -14,6 +14,7 @@ from typing import Any
 import click
 import yaml
 
+from pipeline.provenance import dvc_info
 from prefixes.registry import Entry, Registry, RegistryError
 
 
@@ -123,8 +124,7 @@ def publish(
         training_params=_read_mapping(training_params, "training params"),
         metrics=_read_mapping(metrics, "metrics"),
         dataset_fingerprint=dataset_fingerprint,
-        dvc_lock=dvc_lock,
-        dvc_stage=dvc_stage,
+        dvc=dvc_info(dvc_lock, dvc_stage),
     )
     if as_json:
         click.echo(json.dumps(_summary(entry, _aliases_of(store, entry))))

@@ -245,6 +245,12 @@ class AdaptedModel(nn.Module):
                 f"{source} was trained on a {expected.model_type!r} model ({expected.name_or_path}); "
                 f"the base model given is a {actual_type!r} model: load {expected.name_or_path} instead"
             )
+        hidden_size = self.base_model.config.get_text_config().hidden_size
+        if config.hidden_size is not None and config.hidden_size != hidden_size:
+            raise ValueError(
+                f"{source} records hidden_size {config.hidden_size}, the base model has {hidden_size}: the artifact "
+                f"was edited or belongs to another model; load {expected.name_or_path} or save the artifact again"
+            )
         layout = self.adapter_method.layout()
         if config.layout is not None and config.layout != layout:
             raise ValueError(

@@ -224,3 +224,11 @@ def test_an_artifact_carries_its_label_names_and_a_model_card(tmp_path):
 def test_default_transformers_labels_are_not_recorded(tmp_path):
     PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=2)).save_pretrained(tmp_path)
     assert "label_names" not in json.loads((tmp_path / "prefix_config.json").read_text())
+
+
+def test_an_edited_hidden_size_is_refused_at_load(tmp_path):
+    PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "prefix_config.json").read_text())
+    (tmp_path / "prefix_config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    with pytest.raises(ValueError, match="records hidden_size 64, the base model has 32"):
+        PrefixTuningModel.from_pretrained(tmp_path, base_model=tiny_model("llama"))

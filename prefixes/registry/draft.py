@@ -19,8 +19,8 @@ from prefixes.artifact.schema import ArtifactConfig
 from prefixes.methods.registry import method_names
 from prefixes.registry.artifact import content_digest
 from prefixes.registry.errors import ArtifactError, RegistryError, describe_validation
-from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, EntryMetadata, FileRecord, parse_metadata
-from prefixes.registry.provenance import dvc_info, git_info
+from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, DvcInfo, EntryMetadata, FileRecord, parse_metadata
+from prefixes.registry.provenance import git_info
 from prefixes.versions import library_versions
 
 
@@ -77,8 +77,7 @@ def build_draft(
     training_params: dict[str, Any],
     metrics: dict[str, Any],
     dataset_fingerprint: str | None,
-    dvc_lock: Path | None,
-    dvc_stage: str | None,
+    dvc: DvcInfo | None,
 ) -> EntryMetadata:
     """The metadata to store, validated and proven to read back; `version` is a first guess."""
     check_finite(training_params, metrics)
@@ -101,7 +100,7 @@ def build_draft(
             metrics=metrics,
             dataset_fingerprint=dataset_fingerprint,
             git=git_info(Path.cwd(), root),
-            dvc=dvc_info(dvc_lock, dvc_stage),
+            dvc=dvc or DvcInfo(stage=None, lock_hash=None),
             library_versions=dict(library_versions()),
             artifact_library_versions=config.library_versions,
             files=records,

@@ -28,7 +28,7 @@ from prefixes.registry.draft import build_draft, check_method
 from prefixes.registry.entry import Entry, Listing
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
-from prefixes.registry.metadata import EntryMetadata, FileRecord, read_metadata
+from prefixes.registry.metadata import DvcInfo, EntryMetadata, FileRecord, read_metadata
 from prefixes.registry.names import (
     LATEST,
     format_version,
@@ -125,8 +125,7 @@ class Registry:
         training_params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         dataset_fingerprint: str | None = None,
-        dvc_lock: str | Path | None = None,
-        dvc_stage: str | None = None,
+        dvc: DvcInfo | None = None,
     ) -> Entry:
         """Store a folded artifact as the next version; identical content returns the existing one.
 
@@ -144,8 +143,7 @@ class Registry:
             training_params=training_params or {},
             metrics=metrics or {},
             dataset_fingerprint=dataset_fingerprint,
-            dvc_lock=None if dvc_lock is None else Path(dvc_lock),
-            dvc_stage=dvc_stage,
+            dvc=dvc,
         )
         self._refuse_links(namespace)
         return self._store(files, records, namespace, draft)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from registry_artifacts import deadline, write_artifact
 
+from pipeline.provenance import dvc_info
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
 from prefixes.registry.metadata import GitInfo
 
@@ -148,7 +149,7 @@ def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, tmp_path):
     lock = tmp_path / "dvc.lock"
     lock.write_text(DVC_LOCK)
     entry = registry.publish(write_artifact(tmp_path, seed=1), task="t", method="prefix",
-                             dvc_lock=lock, dvc_stage="train-prefix@sst2")
+                             dvc=dvc_info(lock, "train-prefix@sst2"))
     stage = {"cmd": "prefixes train --task sst2", "deps": [{"path": "data/sst2", "md5": "a1b2"}],
              "outs": [{"path": "out/sst2", "md5": "c3d4"}]}
     canonical = json.dumps(stage, sort_keys=True, separators=(",", ":"))
@@ -156,10 +157,9 @@ def test_dvc_lock_hash_is_the_sha256_of_the_stage_entry(registry, tmp_path):
     assert entry.metadata.dvc.lock_hash == hashlib.sha256(canonical.encode()).hexdigest()
 
     with pytest.raises(RegistryError, match="'train-prompt@sst2' is not in .*prepare"):
-        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix",
-                         dvc_lock=lock, dvc_stage="train-prompt@sst2")
+        dvc_info(lock, "train-prompt@sst2")
     with pytest.raises(RegistryError, match="both"):
-        registry.publish(write_artifact(tmp_path, seed=2), task="t", method="prefix", dvc_lock=lock)
+        dvc_info(lock, None)
     assert [e.path.name for e in registry.list("t")] == ["v1"]
 
 

@@ -49,3 +49,10 @@ def test_a_long_nested_function_is_found():
     source = f"class A:\n    def short(self):\n        pass\n\n    def f(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n"
     assert long_functions(source, 60) == [("A.f", 62)]
     assert long_functions(source, 62) == []
+
+
+def test_test_modules_have_unique_names():
+    # tests/ has no __init__.py: pytest imports test modules by basename, so two files with one
+    # name in different folders fail collection of the whole suite.
+    names = [path.name for path in Path(__file__).parent.rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []

@@ -36,6 +36,7 @@ def train_task(task: str, out: str, quick: bool) -> tuple[list[str], list]:
     examples = load_source(task)
     labels = sorted({example.label for example in examples})
     splits = split_examples(examples, seed=42, eval_fraction=0.1, test_fraction=0.2, max_examples=sizes)
+    torch.manual_seed(42)  # the prefix starts from sampled tokens: same draw every run
     model = PrefixTuningModel(
         ModelConfig(model_name_or_path="minilm", task_type="text_classification",
                     num_labels=len(labels), label_names=labels),
@@ -44,7 +45,7 @@ def train_task(task: str, out: str, quick: bool) -> tuple[list[str], list]:
     data_format = ClassificationFormat(model.tokenizer, labels, max_length=64 if quick else 128)
     train, _ = data_format.encode(splits["train"])
     dev, _ = data_format.encode(splits["eval"])
-    training = TrainingConfig(batch_size=8, num_epochs=2, max_steps=12 if quick else None, seed=42)
+    training = TrainingConfig(batch_size=8, num_epochs=2, max_steps=24 if quick else None, seed=42)
     result = PrefixTrainer(model, training).train(train, dev)
     print(f"{task}: {result.global_step} steps, eval accuracy {result.best_metrics['eval_accuracy']:.3f}")
     model.save_pretrained(out)
@@ -98,8 +99,10 @@ def main() -> None:
     # Each row keeps its own task's head, so only the prefix moves between the two tasks.
     print("alpha  bbc_news acc  imdb acc   (prefix = alpha * bbc + (1 - alpha) * imdb)")
     for alpha in (1.0, 0.5, 0.0):
-        bundle.model.add_interpolated(f"mix{alpha}", "0", "1", alpha)
-        blended = accuracy(bundle, rows, labels, max_length, adapter=bundle.model.adapter_names.index(f"mix{alpha}"))
+        name = f"mix{round(100 * alpha)}"  # module names cannot hold a "."
+        bundle.model.add_interpolated(name, "0", "1", alpha)
+        bundle.model.eval()  # the new adapter is built in training mode (prefix dropout on)
+        blended = accuracy(bundle, rows, labels, max_length, adapter=bundle.model.adapter_names.index(name))
         print(f"{alpha:5.2f}  {blended['bbc_news']:12.3f}  {blended['imdb']:8.3f}")
 
     print(f"mixed-batch test accuracy: bbc_news {mixed['bbc_news']:.3f} (5 topics), imdb {mixed['imdb']:.3f} (2 classes)"

@@ -63,7 +63,7 @@ def main() -> None:
     test, _ = data_format.encode(splits["test"])
 
     # Learning rate and optimizer are left unset: each method has its paper-derived default.
-    training = TrainingConfig(batch_size=8, num_epochs=2, max_steps=12 if args.quick else None, seed=42)
+    training = TrainingConfig(batch_size=8, num_epochs=2, max_steps=24 if args.quick else None, seed=42)
     result = PrefixTrainer(model, training).train(train, dev)
     print(f"trained {result.global_step} steps in {result.wall_time_s:.1f}s, final train loss {result.train_loss:.3f}")
 

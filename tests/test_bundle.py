@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
-from click.testing import CliRunner
+from bundle_artifacts import saved
 from conftest import TINY_CONFIGS, right_padded_batch, tiny_model
 from safetensors.torch import load_file, save_file
 from transformers import (
-    AutoModelForCausalLM,
     AutoModelForSequenceClassification,
-    AutoTokenizer,
-    BertConfig,
-    BertModel,
-    LlamaConfig,
 )
 
-from pipeline.predict_cli import predict
 from prefixes import (
     ModelConfig,
     MultiTaskModel,
@@ -28,21 +20,10 @@ from prefixes import (
     PromptTuningModel,
     load_adapter,
 )
-from prefixes.base_models import resolve_model_path
 from prefixes.bundle import BundleError, RegistryRef, RoutedLinear, build_manifest, read_manifest, write_manifest
 from prefixes.registry import Registry
 
 LLAMA_EOS = 2
-
-
-def _perturbed(model, seed: int):
-    """Move every trainable tensor (prefix and head) away from its initialisation, reproducibly."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.requires_grad:
-                param.add_(torch.randn(param.shape, generator=generator) * 0.5)
-    return model
 
 
 def _bert(num_labels: int):
@@ -52,11 +33,6 @@ def _bert(num_labels: int):
     model = AutoModelForSequenceClassification.from_config(config).eval()
     model.bert.load_state_dict(tiny_model("bert").bert.state_dict())
     return model
-
-
-def _save(wrapper, seed: int, directory):
-    _perturbed(wrapper, seed).save_pretrained(directory)
-    return directory
 
 
 CLASSIFIERS = {
@@ -72,7 +48,7 @@ def classification_artifacts(request, tmp_path):
     """Two tasks with their own heads: 3 and 2 labels, 3 and 5 virtual tokens."""
     specs = {"sentiment": (3, 3), "topic": (2, 5)}
     return {
-        task: _save(CLASSIFIERS[request.param](_bert(labels), length), seed, tmp_path / task)
+        task: saved(CLASSIFIERS[request.param](_bert(labels), length), seed, tmp_path / task)
         for seed, (task, (labels, length)) in enumerate(specs.items())
     }
 
@@ -83,7 +59,7 @@ def generation_artifacts(tmp_path):
     artifacts = {}
     for seed, (task, length) in enumerate({"summarize": 2, "translate": 5}.items()):
         wrapper = PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=length, prefix_dropout=0.0))
-        artifacts[task] = _save(wrapper, seed, tmp_path / task)
+        artifacts[task] = saved(wrapper, seed, tmp_path / task)
     return artifacts
 
 
@@ -158,8 +134,8 @@ def test_manifest_round_trip_and_tampered_member_is_refused(generation_artifacts
 
 
 def test_members_on_different_base_models_are_refused(tmp_path):
-    first = _save(PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)), 0, tmp_path / "first")
-    second = _save(
+    first = saved(PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)), 0, tmp_path / "first")
+    second = saved(
         PrefixTuningModel.from_model(tiny_model("llama", seed=1), PrefixConfig(prefix_length=2)), 1, tmp_path / "second"
     )
     members = [("first", "prefix", first, None), ("second", "prefix", second, None)]
@@ -168,8 +144,8 @@ def test_members_on_different_base_models_are_refused(tmp_path):
 
 
 def test_prompt_and_prefix_members_are_refused(tmp_path):
-    prefix = _save(PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)), 0, tmp_path / "prefix")
-    prompt = _save(PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=2)), 1, tmp_path / "prompt")
+    prefix = saved(PrefixTuningModel.from_model(tiny_model("llama"), PrefixConfig(prefix_length=2)), 0, tmp_path / "prefix")
+    prompt = saved(PromptTuningModel.from_model(tiny_model("llama"), PromptConfig(num_virtual_tokens=2)), 1, tmp_path / "prompt")
     with pytest.raises(BundleError, match=r"all be prefixes .* or all prompts.*'prefix': \['a'\], 'prompt': \['b'\]"):
         MultiTaskModel.from_artifacts({"a": prefix, "b": prompt}, base_model=tiny_model("llama"))
 
@@ -181,8 +157,8 @@ def test_classification_and_generation_members_are_refused(tmp_path):
     config.num_labels, config.pad_token_id = 2, 0
     classifier = AutoModelForSequenceClassification.from_config(config)
     classifier.transformer.load_state_dict(lm.transformer.state_dict())
-    generate = _save(PrefixTuningModel.from_model(lm, PrefixConfig(prefix_length=2)), 0, tmp_path / "generate")
-    classify = _save(PrefixTuningModel.from_model(classifier, PrefixConfig(prefix_length=2)), 1, tmp_path / "classify")
+    generate = saved(PrefixTuningModel.from_model(lm, PrefixConfig(prefix_length=2)), 0, tmp_path / "generate")
+    classify = saved(PrefixTuningModel.from_model(classifier, PrefixConfig(prefix_length=2)), 1, tmp_path / "classify")
     with pytest.raises(BundleError, match="tasks of different kinds cannot share one base model"):
         build_manifest("kinds", [("gen", "prefix", generate, None), ("cls", "prefix", classify, None)], tmp_path)
 
@@ -211,118 +187,6 @@ def test_registry_members_are_pinned_and_verified(generation_artifacts, tmp_path
 
 
 # ----- the CLI, on a bundle whose base model loads from disk with a real tokenizer --------------
-@pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
-
-
-@pytest.fixture
-def cli_bundle(tmp_path, tokenizer):
-    """A tiny BERT with the MiniLM vocabulary saved to disk, and two classification tasks over it."""
-    base = tmp_path / "base"
-    torch.manual_seed(0)
-    BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
-                         vocab_size=tokenizer.vocab_size)).save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    labels = {"sentiment": ["negative", "neutral", "positive"], "topic": ["sports", "science"]}
-    members = []
-    for seed, (task, names) in enumerate(labels.items()):
-        model_config = ModelConfig(model_name_or_path=str(base), task_type="text_classification", num_labels=len(names))
-        wrapper = PrefixTuningModel.from_config(model_config, PrefixConfig(prefix_length=3 + seed, reparameterization=False))
-        members.append((task, "p_tuning_v2", _save(wrapper, seed, tmp_path / task), names))
-    return write_manifest(tmp_path / "bundle" / "manifest.json", build_manifest("demo", members, tmp_path / "bundle")), members
-
-
-REQUESTS = [
-    {"task": "topic", "text": "The striker scored twice in the final."},
-    {"task": "sentiment", "text": "I loved every minute of it."},
-    {"task": "sentiment", "text": "Terrible service, never again."},
-    {"task": "topic", "text": "The telescope found a new exoplanet."},
-    {"task": "sentiment", "text": "It was fine."},
-]
-
-
-def test_predict_cli_answers_mixed_requests_in_order_like_each_task_alone(cli_bundle, tokenizer):
-    manifest_path, members = cli_bundle
-    lines = "\n".join(json.dumps(request) for request in REQUESTS) + "\n\n"
-    result = CliRunner().invoke(predict, ["--bundle", str(manifest_path), "--batch-size", "3"], input=lines)
-    assert result.exit_code == 0, result.output
-    answers = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [{"task": a["task"], "text": a["text"]} for a in answers] == REQUESTS
-    for task, _, directory, names in members:
-        alone = load_adapter(directory).eval()
-        for request, answer in zip(REQUESTS, answers):
-            if request["task"] != task:
-                continue
-            with torch.no_grad():
-                label = int(alone(**tokenizer(request["text"], return_tensors="pt")).logits.argmax())
-            assert answer["label"] == label and answer["prediction"] == names[label]
-
-
-@pytest.mark.parametrize(
-    "lines,message",
-    [
-        ('{"task": "topic", "text": "ok"}\n{"task": "topic", "text": \n', "line 2: Invalid JSON"),
-        ('{"task": "topic"}\n', "line 1: text: Field required"),
-        ('\n{"task": "weather", "text": "sunny"}\n', "line 2: unknown task 'weather'; this bundle serves ['sentiment', 'topic']"),
-    ],
-    ids=["bad-json", "missing-field", "unknown-task"],
-)
-def test_predict_cli_names_the_bad_line(cli_bundle, lines, message):
-    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=lines)
-    assert result.exit_code != 0
-    assert message in result.output
-    assert result.stdout == ""
-
-
-def test_predict_cli_names_the_line_of_invalid_utf8(cli_bundle):
-    lines = b'{"task": "topic", "text": "ok"}\n{"task": "topic", "text": "caf\xe9"}\n'
-    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=lines)
-    assert result.exit_code == 1
-    assert "line 2 is not valid UTF-8" in result.output and result.stdout == ""
-
-
-def test_an_overlong_request_is_refused_before_any_generation(tokenizer, tmp_path):
-    torch.manual_seed(0)
-    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
-                         intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0, max_position_embeddings=32)
-    base = AutoModelForCausalLM.from_config(config).eval()
-    wrapper = PrefixTuningModel.from_model(base, PrefixConfig(prefix_length=2, prefix_dropout=0.0), tokenizer=tokenizer)
-    bundle = MultiTaskModel.from_artifacts({"echo": _save(wrapper, 0, tmp_path / "echo")}, base_model=base, tokenizer=tokenizer)
-    calls = []
-    bundle.generate = lambda *args, **kwargs: calls.append(1)  # type: ignore[method-assign]
-    requests = [{"task": "echo", "text": "hi"}] * 40 + [{"task": "echo", "text": "word " * 40}]
-    with pytest.raises(BundleError, match=r"^request 41 takes \d+ tokens"):
-        bundle.predict(requests, max_new_tokens=5, batch_size=8)
-    assert calls == []  # nothing was generated, so nothing was lost
-
-
-def test_predict_generates_only_new_tokens_per_task(tokenizer, tmp_path):
-    # The tiny Llama with the MiniLM vocabulary, so text requests tokenise.
-    torch.manual_seed(0)
-    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
-                         intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0)
-    base = AutoModelForCausalLM.from_config(config).eval()
-    artifacts = {}
-    for seed, (task, length) in enumerate({"summarize": 2, "translate": 5}.items()):
-        wrapper = PrefixTuningModel.from_model(base, PrefixConfig(prefix_length=length, prefix_dropout=0.0), tokenizer=tokenizer)
-        artifacts[task] = _save(wrapper, seed, tmp_path / task)
-    requests = [{"task": "translate", "text": "good morning to you"}, {"task": "summarize", "text": "a long story"},
-                {"task": "translate", "text": "thanks"}]
-    bundle = MultiTaskModel.from_artifacts(artifacts, base_model=base, tokenizer=tokenizer)
-    answers = bundle.predict(requests, max_new_tokens=5)
-    for request, answer in zip(requests, answers):
-        alone = PrefixTuningModel.from_pretrained(artifacts[request["task"]], base_model=base).eval()
-        # The causal format's prompt: the tokenizer's leading special token, then the default
-        # template "{source}\n" (the MiniLM tokenizer drops the newline).
-        prompt = [tokenizer.cls_token_id] + tokenizer(request["text"] + "\n", add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([prompt])
-        output = alone.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, do_sample=False,
-                                pad_token_id=0)
-        expected = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
-        assert answer == {**request, "prediction": expected}
-
-
 def test_minilm_bundle_of_five_and_three_label_tasks_matches_each_task_alone(tmp_path):
     """The embedded MiniLM, loaded by the bundle itself from the manifest's base model."""
     specs = {"news": ["business", "entertainment", "politics", "sport", "tech"], "reviews": ["bad", "mixed", "good"]}
@@ -332,7 +196,7 @@ def test_minilm_bundle_of_five_and_three_label_tasks_matches_each_task_alone(tmp
         alone[task] = PrefixTuningModel.from_config(
             model_config, PrefixConfig(prefix_length=4 + 4 * seed, reparameterization=False)
         )
-        members.append((task, "p_tuning_v2", _save(alone[task], seed, tmp_path / task), names))
+        members.append((task, "p_tuning_v2", saved(alone[task], seed, tmp_path / task), names))
     bundle = MultiTaskModel.from_bundle(write_manifest(tmp_path / "manifest.json", build_manifest("minilm", members, tmp_path)))
     requests = [
         {"task": "reviews", "text": "Worked well, mild headaches."},

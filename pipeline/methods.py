@@ -55,7 +55,26 @@ def _config_errors(owner: str, error: ValueError) -> list[str]:
             for e in error.errors()]
 
 
-def method_config(methods: dict[str, MethodSettings], method: str, label_names: list[str] | None):
-    """The method's config for a task with these labels."""
+def method_config(methods: dict[str, MethodSettings], method: str, label_names: list[str] | None,
+                  task_fields: dict[str, Any] | None = None):
+    """The method's config for a task with these labels; `task_fields` replace the method's own fields."""
     settings = methods.get(method, MethodSettings())
-    return get_method(method).config_for_task(settings.config, label_names)
+    return get_method(method).config_for_task({**settings.config, **(task_fields or {})}, label_names)
+
+
+def task_config_problems(methods: dict[str, MethodSettings], per_task: dict[str, dict[str, dict[str, Any]]],
+                         known_methods: list[str]) -> list[str]:
+    """Problems of `task_method_config`: unknown methods, and merged configs the method refuses."""
+    problems = []
+    for task, per_method in per_task.items():
+        for method, fields in per_method.items():
+            owner = f"task_method_config.{task}.{method}"
+            if method not in known_methods:
+                problems.append(f"{owner}: unknown method; the runs use {known_methods}")
+                continue
+            try:
+                method_config(methods, method, STAND_IN_LABELS, fields)
+            except ValueError as error:
+                problems += [problem.replace(f"{owner}.config.", f"{owner}.", 1)
+                             for problem in _config_errors(owner, error)]
+    return problems

@@ -8,13 +8,13 @@ Validation imports no torch: `prefixes check-params` answers in a fraction of a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.layout import RAW_DATA_DIR
-from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config
+from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config, task_config_problems
 from pipeline.overrides import TaskTrainingOverrides, set_values
 from prefixes.config import TaskType, TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES
@@ -139,6 +139,11 @@ class Params(StrictModel):
         default_factory=dict,
         description="Per-task training overrides; a `methods: {method: {...}}` entry narrows them to one method.",
     )
+    task_method_config: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Per task, per method: config fields that replace `methods.<method>.config` on that task "
+        "only, e.g. `chitchat: {prefix: {prefix_length: 32}}`.",
+    )
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
@@ -185,6 +190,7 @@ class Params(StrictModel):
                 f"({[*self.prefix_methods, *self.prompt_methods]})"
             )
         problems += self._shadowed_shared_settings()
+        problems += task_config_problems(self.methods, self.task_method_config, self.all_methods())
         for task, overrides in self.task_training.items():
             for method in overrides.methods:
                 if method not in self.all_methods():
@@ -207,9 +213,9 @@ class Params(StrictModel):
     def all_methods(self) -> list[str]:
         return [*self.evaluated_methods, *self.baselines.methods]
 
-    def method_config(self, method: str, label_names: list[str] | None):
-        """The method's config for a task with these label names (None for tasks without labels)."""
-        return method_config(self.methods, method, label_names)
+    def method_config(self, task: str, method: str, label_names: list[str] | None):
+        """The method's config on a task with these label names (None for tasks without labels)."""
+        return method_config(self.methods, method, label_names, self.task_method_config.get(task, {}).get(method))
 
     def training_config(self, task: str, method: str) -> TrainingConfig:
         """Shared training settings, then the method's overrides, then the task's, then the task's for this method."""
@@ -239,9 +245,10 @@ def name_problems(data: dict) -> list[str]:
         model = task.get("model") if isinstance(task, dict) else None
         if isinstance(model, str) and model not in models:
             problems.append(f"tasks.{name}.model: unknown model {model!r}; defined models are {sorted(models)}")
-    for name in section(data, "task_training", dict):
-        if name not in tasks:
-            problems.append(f"task_training.{name}: unknown task; defined tasks are {sorted(tasks)}")
+    for key in ("task_training", "task_method_config"):
+        for name in section(data, key, dict):
+            if name not in tasks:
+                problems.append(f"{key}.{name}: unknown task; defined tasks are {sorted(tasks)}")
     return problems
 
 

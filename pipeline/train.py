@@ -72,7 +72,7 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     summary, splits = read_prepared(data_dir)
     label_names = summary.get("label_names")
     torch.manual_seed(params.seed)  # adapter initialisation is part of the run's determinism
-    method_config = params.method_config(method, label_names)
+    method_config = params.method_config(task_name, method, label_names)
     model = build_model(task, params.models[task.model], method, method_config, label_names)
     encoded, truncation = encode_splits(task, model, label_names, splits)
     config = params.training_config(task_name, method).model_copy(update={"seed": params.seed})

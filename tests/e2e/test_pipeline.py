@@ -174,3 +174,22 @@ def test_an_experiment_changes_the_trainer_and_leaves_the_registry_untouched(pro
     assert summary["global_step"] == 3  # the -S override reached the trainer
     assert _tree_digest(project / "registry") == before
     assert json.loads((project / "reports" / "published.json").read_text()) == {}
+
+
+def test_a_train_stage_under_two_processes_matches_one_process(project):
+    """`launch.train` chooses the launcher; 2 CPU processes x batch 2 = 1 process x batch 4."""
+    run_dir = project / "artifacts" / "bbc_news" / "p_tuning_v2"
+    single = json.loads((run_dir / "train.json").read_text())
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    batch_size = params["training"]["batch_size"]
+    # accelerate starts several CPU processes only through mpirun; torch's launcher sets up the same
+    # gloo process group (accelerate/README.md).
+    launcher = ("ACCELERATE_USE_CPU=true OMP_NUM_THREADS=1 python -m torch.distributed.run "
+                "--nproc_per_node 2 --master_port 29533 -m pipeline")
+    _run(["dvc", "exp", "run", "-S", f"launch.train={launcher}", "-S", f"training.batch_size={batch_size // 2}",
+          "train-prefix@bbc_news-p_tuning_v2"], project)
+    double = json.loads((run_dir / "train.json").read_text())
+    assert double["global_step"] == single["global_step"]
+    assert double["train_loss"] == pytest.approx(single["train_loss"], rel=1e-5)
+    for key in ("eval_loss", "eval_accuracy", "eval_macro_f1", "eval_examples"):
+        assert double["best_eval"][key] == pytest.approx(single["best_eval"][key], rel=1e-5), key

@@ -59,8 +59,27 @@ def test_training_overrides_apply_shared_method_task_then_task_method(tmp_path):
 
 def test_class_label_prompts_take_the_task_labels():
     params = load_params(REPO / "params.yaml")
-    assert params.method_config("prompt", ["business", "sport"]).class_labels == ["business", "sport"]
-    assert params.method_config("prompt", None).prompt_tuning_init == "vocab_sample"
+    assert params.method_config("bbc_news", "prompt", ["business", "sport"]).class_labels == ["business", "sport"]
+    assert params.method_config("chitchat", "prompt", None).prompt_tuning_init == "vocab_sample"
+
+
+def test_a_task_sets_its_own_method_config_and_bad_values_name_their_key(tmp_path):
+    def longer_prefix(params):
+        params["task_method_config"] = {"chitchat": {"prefix": {"prefix_length": 32}}}
+
+    params = load_params(_write(tmp_path, longer_prefix))
+    shared = params.methods["prefix"].config
+    on_chitchat = params.method_config("chitchat", "prefix", None)
+    on_bbc = params.method_config("bbc_news", "prefix", ["a", "b"])
+    assert (on_chitchat.prefix_length, on_bbc.prefix_length) == (32, shared["prefix_length"])
+    assert on_chitchat.prefix_hidden_size == on_bbc.prefix_hidden_size == shared["prefix_hidden_size"]
+    for change, message in (
+        ({"chitchat": {"prefix": {"prefix_length": 0}}}, r"task_method_config.chitchat.prefix.prefix_length: "),
+        ({"chitchat": {"adapterx": {}}}, r"task_method_config.chitchat.adapterx: unknown method"),
+        ({"imdb": {"prefix": {}}}, r"task_method_config.imdb: unknown task"),
+    ):
+        with pytest.raises(ParamsError, match=message):
+            load_params(_write(tmp_path, lambda p, c=change: p.update(task_method_config=c)))
 
 
 def test_local_files_outside_the_raw_data_folder_are_refused(tmp_path):

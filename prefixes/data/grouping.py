@@ -27,14 +27,23 @@ def deduplicate(examples: list[Example]) -> list[Example]:
     An example without a target repeats any earlier example of its source (a classification text
     keeps its first label); one with a target repeats only the same normalised target.
     """
-    seen: set[tuple[str, ...]] = set()
+    sources: set[tuple[str, str]] = set()
+    closed: set[tuple[str, str]] = set()  # kept without a target: nothing joins these sources
+    pairs: set[tuple[tuple[str, str], str]] = set()
     kept = []
     for example in examples:
         source = source_key(example)
-        pair = source if example.target is None else (*source, _normalised(example.target))
-        if source not in seen and pair not in seen:
-            seen.add(pair)
-            kept.append(example)
+        if example.target is None:
+            if source in sources:
+                continue
+            closed.add(source)
+        else:
+            pair = (source, _normalised(example.target))
+            if source in closed or pair in pairs:
+                continue
+            pairs.add(pair)
+        sources.add(source)
+        kept.append(example)
     return kept
 
 

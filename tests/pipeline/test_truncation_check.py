@@ -79,3 +79,12 @@ def test_max_truncated_fraction_allows_what_it_names(smol):
     assert len(check_truncation("chat", _task(max_truncated_fraction=1.0), measured)) == 3
     with pytest.raises(DataError, match="10/10 .100.0%. of the test split's examples"):
         check_truncation("chat", _task(max_truncated_fraction=0.99), measured)
+
+
+def test_seq2seq_prompts_are_the_encoder_inputs():
+    # MiniLM reads n words as n tokens between [CLS] and [SEP]: 6 words fill max_length 8 exactly.
+    task = TaskConfig(source="chitchat", format="seq2seq_generation", model="minilm", max_length=8)
+    fits, cut = Example(" ".join(["word"] * 6), target="ok"), Example(" ".join(["word"] * 7), target="ok")
+    measured = measure_truncation(task, load_tokenizer("minilm"), {"test": [fits] * 3 + [cut]}, None)
+    assert measured == {"test": {"examples": 4, "truncated": 1, "fraction": 0.25,
+                                 "prompts_truncated": 1, "prompt_fraction": 0.25}}

@@ -17,6 +17,7 @@ from pipeline.tasks import encode_splits, model_config, task_format
 from prefixes import metrics
 from prefixes.base_models import load_base_model
 from prefixes.data.formats import CausalGenerationFormat, collate
+from prefixes.data.grouping import references_by_source
 from prefixes.evaluate import evaluate_model
 from prefixes.model import load_adapter
 
@@ -55,7 +56,10 @@ def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_
         base, _ = load_base_model(model_config(task, params.models[task.model], None))
         untuned = split_metrics(base.eval(), encoded["test"], None, model.task_type, **batching)
         results["base_perplexity"] = untuned["perplexity"]
-        results.update(_generation_scores(params, task, model, splits["test"][: params.evaluate.generation_examples]))
+        # One generation per test source, scored against all of that source's references.
+        sources = references_by_source(splits["test"])[: params.evaluate.generation_examples]
+        results.update(_generation_scores(params, task, model, [s.example for s in sources],
+                                          [s.references for s in sources]))
     return results
 
 
@@ -77,8 +81,8 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
 
 
 @torch.no_grad()
-def _generation_scores(params: Params, task, model, examples) -> dict:
-    """BLEU and ROUGE-L of greedy generations against the references."""
+def _generation_scores(params: Params, task, model, examples, references) -> dict:
+    """BLEU and ROUGE-L of greedy generations against the references (all of each example's source)."""
     fmt = task_format(task, model.tokenizer, None)
     prompts = fmt.encode_prompts(examples)
     tokenizer = model.tokenizer
@@ -90,7 +94,6 @@ def _generation_scores(params: Params, task, model, examples) -> dict:
                                 do_sample=False, pad_token_id=tokenizer.pad_token_id)
         new_tokens = output[0, ids.shape[1]:] if isinstance(fmt, CausalGenerationFormat) else output[0]
         predictions.append(tokenizer.decode(new_tokens, skip_special_tokens=True).strip())
-    references = [example.target for example in examples]
     return {
         "bleu": metrics.bleu(predictions, references),
         "rouge_l": metrics.rouge_l(predictions, references),

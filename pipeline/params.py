@@ -44,7 +44,12 @@ class TaskConfig(StrictModel):
     eval_fraction: float = Field(default=0.1, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     max_examples: dict[Literal["train", "eval", "test"], PositiveInt] | None = Field(
-        default=None, description="Caps per split (after the split), e.g. {train: 800}."
+        default=None,
+        description="Caps per split (after the split), in sources, e.g. {train: 800}; a source keeps all its targets.",
+    )
+    max_truncated_fraction: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Prepare refuses a split with a larger share of truncated examples (or prompts); 1 accepts any.",
     )
 
     @model_validator(mode="after")

@@ -1,12 +1,16 @@
-"""The prepare stage: load, de-duplicate and split a task's data; materialise its base model."""
+"""The prepare stage: load, de-duplicate and split a task's data; check its truncation; materialise its base model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from pipeline.common import load_or_exit, params_option, require_task
-from pipeline.prepared import prepare_task
-from prefixes.base_models import resolve_model_path
+from pipeline.params import TaskConfig
+from pipeline.prepared import split_task, write_prepared
+from pipeline.truncation_check import check_truncation, measure_truncation
+from prefixes.base_models import load_tokenizer
 
 
 @click.command("prepare")
@@ -14,10 +18,24 @@ from prefixes.base_models import resolve_model_path
 @click.option("--task", required=True, help="Task key in params.yaml.")
 @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False), help="Where the splits go.")
 def prepare(params_path: str, task: str, output_dir: str) -> None:
-    """Split a task's data (with fingerprints) and materialise its base model."""
+    """Split a task's data (with fingerprints), check its truncation and materialise its base model."""
     params = load_or_exit(params_path)
     require_task(params, task)
-    summary = prepare_task(params.tasks[task], seed=params.seed, output_dir=output_dir)
-    # Converting the embedded GGUF model happens once here, not inside a timed training stage.
-    resolve_model_path(params.models[params.tasks[task].model])
-    click.echo(f"{task}: {summary['counts']} fingerprint {summary['fingerprint'][:12]}")
+    # Loading the tokenizer converts an embedded GGUF model once here, not inside a timed training stage.
+    tokenizer = load_tokenizer(params.models[params.tasks[task].model])
+    summary = prepare_task(task, params.tasks[task], seed=params.seed, output_dir=output_dir, tokenizer=tokenizer)
+    click.echo(f"{task}: {summary['counts']} examples of {summary['sources']} sources, "
+               f"fingerprint {summary['fingerprint'][:12]}")
+
+
+def prepare_task(task_name: str, task: TaskConfig, *, seed: int, output_dir: str | Path, tokenizer) -> dict:
+    """Split the task's data and write it with its summary (data.json), which it returns.
+
+    Raises DataError, writing nothing, when a split is truncated (by `tokenizer`, the task model's)
+    beyond the task's `max_truncated_fraction`; warnings above 10% are logged and kept in data.json.
+    """
+    splits, label_names = split_task(task, seed=seed)
+    truncation = measure_truncation(task, tokenizer, splits, label_names)
+    warnings = check_truncation(task_name, task, truncation)
+    return write_prepared(task, seed=seed, splits=splits, label_names=label_names, output_dir=output_dir,
+                          truncation=truncation, truncation_warnings=warnings)

@@ -1,4 +1,4 @@
-"""A task's prepared data: its splits as JSON lines and a summary with fingerprints (torch-free)."""
+"""A task's prepared data: its splits as JSON lines and a summary with fingerprints and counts (torch-free)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,45 @@ from typing import cast
 
 from pipeline.layout import PREPARED_SUMMARY, SPLITS, split_file
 from pipeline.params import TaskConfig
+from prefixes.data.example import Example
+from prefixes.data.grouping import count_sources
 from prefixes.data.sources import load_source
 from prefixes.data.splits import fingerprint, load_examples, save_examples, split_examples
 
 
-def prepare_task(task: TaskConfig, *, seed: int, output_dir: str | Path) -> dict:
-    """Write the task's splits and a summary with fingerprints (and label names for classification)."""
+def split_task(task: TaskConfig, *, seed: int) -> tuple[dict[str, list[Example]], list[str] | None]:
+    """The task's splits (by source, see `split_examples`) and, for classification, its label names."""
     examples = load_source(task.source, columns=task.columns)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
         max_examples=cast("dict[str, int] | None", task.max_examples),
     )
-    output_dir = Path(output_dir)  # created only once the data loaded and split: nothing partial
+    labels = sorted({cast(str, example.label) for example in examples}) if task.format == "classification" else None
+    return splits, labels
+
+
+def write_prepared(task: TaskConfig, *, seed: int, splits: dict[str, list[Example]], label_names: list[str] | None,
+                   output_dir: str | Path, truncation: dict, truncation_warnings: list[str]) -> dict:
+    """Write the splits and data.json: fingerprints, pairs (`counts`) and `sources` per split, the
+    measured `truncation` per split and its warnings, and label names for classification."""
+    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"source": task.source, "seed": seed, "fingerprints": {}, "counts": {}}
+    summary: dict = {"source": task.source, "seed": seed, "fingerprints": {}, "counts": {}, "sources": {},
+                     "truncation": truncation, "truncation_warnings": truncation_warnings}
     for name in SPLITS:
         save_examples(output_dir / split_file(name), splits[name])
         summary["fingerprints"][name] = fingerprint(splits[name])
         summary["counts"][name] = len(splits[name])
+        summary["sources"][name] = count_sources(splits[name])
     summary["fingerprint"] = fingerprint(splits["train"] + splits["eval"] + splits["test"])
-    if task.format == "classification":
-        summary["label_names"] = sorted({example.label for example in examples})
+    if label_names is not None:
+        summary["label_names"] = label_names
     (output_dir / PREPARED_SUMMARY).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
 
 
 def read_prepared(directory: str | Path) -> tuple[dict, dict]:
-    """The summary and the three splits written by ``prepare_task``."""
+    """The summary and the three splits written by ``write_prepared``."""
     directory = Path(directory)
     summary = json.loads((directory / PREPARED_SUMMARY).read_text())
     return summary, {name: load_examples(directory / split_file(name)) for name in SPLITS}

@@ -140,23 +140,42 @@ def squad_scores_from_logits(
     return squad_scores(predictions, answers_list)
 
 
-def bleu(predictions: list[str], references: list[str]) -> float:
-    """sacrebleu corpus BLEU (0-100) with one reference per prediction."""
+References = Sequence[str | Sequence[str]]
+"""Per prediction: its reference, or all references of its source (multi-reference data)."""
+
+
+def _reference_lists(predictions: Sequence[str], references: References) -> list[list[str]]:
+    _check_pairs(predictions, references)
+    lists = [[refs] if isinstance(refs, str) else list(refs) for refs in references]
+    for index, refs in enumerate(lists):
+        if not refs:
+            raise ValueError(f"references[{index}] is empty: give every prediction at least one reference.")
+    return lists
+
+
+def bleu(predictions: list[str], references: References) -> float:
+    """sacrebleu corpus BLEU (0-100) against one or several references per prediction.
+
+    With several, sacrebleu's multi-reference BLEU: n-grams match any reference, and the brevity
+    penalty uses the reference length closest to the prediction's.
+    """
     import sacrebleu
 
-    _check_pairs(predictions, references)
-    return sacrebleu.corpus_bleu(predictions, [references]).score
+    lists = _reference_lists(predictions, references)
+    # sacrebleu wants reference streams of equal length; None marks a missing reference (not "",
+    # which would count as a reference of length 0).
+    streams = [[refs[i] if i < len(refs) else None for refs in lists] for i in range(max(map(len, lists)))]
+    return sacrebleu.corpus_bleu(predictions, cast("Sequence[Sequence[str]]", streams)).score
 
 
-def rouge_l(predictions: list[str], references: list[str]) -> float:
-    """Mean ROUGE-L F-measure (0-1) of rouge-score, with its default tokenisation, no stemming."""
+def rouge_l(predictions: list[str], references: References) -> float:
+    """Mean ROUGE-L F-measure (0-1) of rouge-score, its default tokenisation, no stemming; with
+    several references a prediction scores its best F-measure over them (rouge-score's score_multi)."""
     from rouge_score import rouge_scorer
 
-    _check_pairs(predictions, references)
+    lists = _reference_lists(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    scores = [
-        scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references)
-    ]
+    scores = [scorer.score_multi(refs, pred)["rougeL"].fmeasure for pred, refs in zip(predictions, lists)]
     return sum(scores) / len(scores)
 
 

@@ -114,15 +114,22 @@ class CausalGenerationFormat:
 
     def encode_prompts(self, examples: list[Example]) -> list[dict]:
         """Prompts alone, for generation; room for `max_target_length` new tokens is kept free."""
+        features, report = self._prompts(examples)
+        report_truncation(report, "causal generation prompts")
+        return features
+
+    def prompt_truncation(self, examples: list[Example]) -> TruncationReport:
+        """How many generation prompts (`encode_prompts`) lose source tokens; nothing logged."""
+        return self._prompts(examples)[1]
+
+    def _prompts(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
         features, truncated = [], 0
         for head, source, tail in self._prompt_parts(examples):
             room = self.max_length - len(head) - len(tail) - (self.max_target_length or 0)
             truncated += len(source) > room
             prompt = head + source[max(0, len(source) - room) :] + tail
             features.append({"input_ids": prompt, "attention_mask": [1] * len(prompt)})
-        report = TruncationReport(len(examples), truncated, self.max_length)
-        report_truncation(report, "causal generation prompts")
-        return features
+        return features, TruncationReport(len(examples), truncated, self.max_length)
 
     def _prompt_parts(
         self, examples: list[Example]
@@ -180,6 +187,11 @@ class Seq2SeqGenerationFormat:
         report = TruncationReport(len(examples), sum(truncated), self.max_length)
         report_truncation(report, "seq2seq generation prompts")
         return features
+
+    def prompt_truncation(self, examples: list[Example]) -> TruncationReport:
+        """How many encoder inputs (`encode_prompts`) lose source tokens; nothing logged."""
+        _, truncated = self._encode_sources(examples)
+        return TruncationReport(len(examples), sum(truncated), self.max_length)
 
     def _encode_sources(self, examples: list[Example]) -> tuple[list[dict], list[bool]]:
         sources = [self._before + example.text + self._after for example in examples]

@@ -1,4 +1,4 @@
-"""Deduplication, deterministic stratified splits, fingerprints, and JSONL storage of examples."""
+"""Deterministic stratified splits by source, fingerprints, and JSONL storage of examples."""
 
 from __future__ import annotations
 
@@ -12,26 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from prefixes.data.example import FIELDS, DataError, Example
+from prefixes.data.grouping import group_by_source
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "eval", "test")
-
-
-def _dedup_key(example: Example) -> tuple[str, str]:
-    """Whitespace- and case-normalised text (and text pair, so NLI premises may repeat)."""
-    pair = example.text_pair or ""
-    return " ".join(example.text.split()).casefold(), " ".join(pair.split()).casefold()
-
-
-def deduplicate(examples: list[Example]) -> list[Example]:
-    """Drop examples whose normalised text (and text pair) was already seen, keeping the first."""
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for example in examples:
-        key = _dedup_key(example)
-        if key not in seen:
-            seen.add(key)
-            kept.append(example)
-    return kept
 
 
 def split_examples(
@@ -42,29 +25,35 @@ def split_examples(
     test_fraction: float,
     max_examples: dict[str, int] | None = None,
 ) -> dict[str, list[Example]]:
-    """Deduplicate, then split into "train", "eval" and "test", stratified by label when labelled.
+    """Deduplicate, then split by source into "train", "eval" and "test", stratified by label.
 
-    The result depends only on the set of examples and `seed`, not on their input order: examples
-    are first sorted by a content hash, then shuffled with `random.Random(seed)`. `max_examples`
-    caps the size of each named split after splitting (e.g. {"train": 400}).
+    A source never appears in two splits: all its (source, target) pairs go to the same split, so
+    multi-reference data trains on every pair of the train sources and scores against every
+    reference of a test source. Fractions and `max_examples` caps (e.g. {"train": 400}, applied
+    after splitting) count sources; for single-reference data a source is one example.
+
+    The result depends only on the set of examples and `seed`, not on their input order: sources
+    are first sorted by a content hash, then shuffled with `random.Random(seed)`.
     """
     _check_split_args(eval_fraction, test_fraction, max_examples)
-    unique = deduplicate(examples)
-    ordered = _stratified_order(unique, seed)
-    n_test = _split_size(len(unique), test_fraction)
-    n_eval = _split_size(len(unique), eval_fraction)
-    if n_test + n_eval >= len(unique):
+    groups = _stratified_order(group_by_source(examples), seed)
+    n_test = _split_size(len(groups), test_fraction)
+    n_eval = _split_size(len(groups), eval_fraction)
+    if n_test + n_eval >= len(groups):
         raise DataError(
-            f"{len(unique)} unique examples leave nothing for training with eval_fraction="
+            f"{len(groups)} unique sources leave nothing for training with eval_fraction="
             f"{eval_fraction} and test_fraction={test_fraction}: lower the fractions or add data."
         )
     splits = {
-        "test": ordered[:n_test],
-        "eval": ordered[n_test : n_test + n_eval],
-        "train": ordered[n_test + n_eval :],
+        "test": groups[:n_test],
+        "eval": groups[n_test : n_test + n_eval],
+        "train": groups[n_test + n_eval :],
     }
     caps = max_examples or {}
-    return {name: splits[name][: caps.get(name)] for name in SPLIT_NAMES}
+    return {
+        name: [example for group in splits[name][: caps.get(name)] for example in group]
+        for name in SPLIT_NAMES
+    }
 
 
 def _check_split_args(
@@ -92,25 +81,30 @@ def _split_size(total: int, fraction: float) -> int:
     return max(1, round(total * fraction)) if fraction > 0 else 0
 
 
-def _stratified_order(examples: list[Example], seed: int) -> list[Example]:
-    """Order examples so that every contiguous slice holds the labels in dataset proportions.
+def _stratified_order(groups: list[list[Example]], seed: int) -> list[list[Example]]:
+    """Order sources so that every contiguous slice holds the labels in dataset proportions.
 
-    Each stratum is hash-sorted and shuffled; its i-th member of n gets the position (i + 0.5) / n,
-    and merging all strata by position interleaves them evenly.
+    Each stratum (by the label of a source's first example) is hash-sorted and shuffled; its i-th
+    member of n gets the position (i + 0.5) / n, and merging all strata by position interleaves
+    them evenly. A source's examples are hash-sorted too, so no input order leaks through.
     """
     rng = random.Random(seed)
-    stratified = all(example.label is not None for example in examples)
-    strata: dict[str | None, list[Example]] = defaultdict(list)
-    for example in sorted(examples, key=_content_hash):
-        strata[example.label if stratified else None].append(example)
-    keyed: list[tuple[float, str, Example]] = []
+    stratified = all(example.label is not None for group in groups for example in group)
+    # Content hashes are unique (duplicates are gone), so sorting never compares two Examples;
+    # a single-example source sorts by its example's hash, as splits did before sources grouped.
+    hashed = sorted(sorted((_content_hash(example), example) for example in group) for group in groups)
+    strata: dict[str | None, list[list[Example]]] = defaultdict(list)
+    for hashed_group in hashed:
+        group = [example for _, example in hashed_group]
+        strata[group[0].label if stratified else None].append(group)
+    keyed: list[tuple[float, str, list[Example]]] = []
     for label in sorted(strata, key=str):
-        members = strata[label]
-        rng.shuffle(members)
-        n = len(members)
-        keyed.extend(((i + 0.5) / n, str(label), example) for i, example in enumerate(members))
+        stratum = strata[label]
+        rng.shuffle(stratum)
+        n = len(stratum)
+        keyed.extend(((i + 0.5) / n, str(label), group) for i, group in enumerate(stratum))
     keyed.sort(key=lambda item: item[:2])
-    return [example for _, _, example in keyed]
+    return [group for _, _, group in keyed]
 
 
 def _content_hash(example: Example) -> str:

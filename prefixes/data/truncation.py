@@ -22,6 +22,11 @@ class TruncationReport:
     answers_lost: int = 0
     """Extractive QA only: examples whose answer span was cut off by truncation."""
 
+    @property
+    def fraction(self) -> float:
+        """Share of the examples truncated, in [0, 1]; 0 for no examples."""
+        return self.truncated / self.total if self.total else 0.0
+
     def __str__(self) -> str:
         text = f"{self.truncated}/{self.total} examples truncated to {self.max_length} tokens"
         return text + (f", {self.answers_lost} lost their answer" if self.answers_lost else "")

@@ -17,6 +17,7 @@ from prefixes.data import (
     save_examples,
     split_examples,
 )
+from prefixes.data.grouping import count_sources
 
 SPLIT = {"seed": 0, "eval_fraction": 0.1, "test_fraction": 0.1}
 
@@ -107,14 +108,20 @@ def test_max_examples_caps_a_split_and_keeps_it_stratified(bbc):
     }
 
 
-def test_unlabelled_examples_split_without_strata():
+def test_unlabelled_examples_split_by_question_without_strata():
     pairs = load_source("chatterbot_qa")
     splits = split_examples(pairs, seed=1, eval_fraction=0.05, test_fraction=0.15)
-    # 2306 pairs hold 1014 distinct questions: 15% -> 152, 5% -> 51, the rest trains.
-    assert {name: len(split) for name, split in splits.items()} == {
+    # 2306 rows hold 1176 distinct (question, answer) pairs over 1014 distinct questions:
+    # 15% -> 152 questions, 5% -> 51, the rest trains, each question with all its answers.
+    assert {name: count_sources(split) for name, split in splits.items()} == {
         "train": 811,
         "eval": 51,
         "test": 152,
+    }
+    assert {name: len(split) for name, split in splits.items()} == {
+        "train": 941,
+        "eval": 65,
+        "test": 170,
     }
 
 
@@ -131,7 +138,7 @@ def test_bad_split_settings_are_all_reported_at_once():
 
 def test_too_few_examples_to_train_on():
     examples = [Example("a"), Example("b")]
-    with pytest.raises(DataError, match="2 unique examples leave nothing for training"):
+    with pytest.raises(DataError, match="2 unique sources leave nothing for training"):
         split_examples(examples, seed=0, eval_fraction=0.1, test_fraction=0.1)
 
 

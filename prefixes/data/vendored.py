@@ -108,17 +108,17 @@ def _wmt21_de_en() -> Iterator[Example]:
 
 
 def _scitldr() -> Iterator[Example]:
-    """Abstract (`text`, its sentences space-joined) -> the first (author-written) TLDR (`target`)."""
+    """Abstract (`text`, its sentences space-joined) -> each of its TLDRs (`target`): the author's and
+    the peer-review-derived ones, one example each, so a split keeps every reference of a source."""
     path = CORPORA_DIR / "scitldr" / "scitldr_A_test.jsonl"
     for row, line in enumerate(_lines(path), start=1):
         record = json.loads(line)
         at = f"File {path} row {row}"
         sentences, tldrs = record.get("source") or [], record.get("target") or []
-        abstract = " ".join(sentence.strip() for sentence in sentences)
-        yield Example(
-            text=_require(abstract, at, "field 'source'"),
-            target=_require(tldrs[0] if tldrs else None, at, "field 'target'"),
-        )
+        abstract = _require(" ".join(sentence.strip() for sentence in sentences), at, "field 'source'")
+        _require(tldrs, at, "field 'target'")
+        for tldr in tldrs:
+            yield Example(text=abstract, target=_require(tldr, at, "a TLDR in field 'target'"))
 
 
 def _imdb() -> Iterator[Example]:

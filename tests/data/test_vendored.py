@@ -10,7 +10,7 @@ from prefixes.data import PACKAGED_SOURCES, DataError, Example, load_source, ven
 from prefixes.data.splits import example_from_dict, example_to_dict, fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"snli": 3000, "xquad_en": 1190, "commonsense_qa": 1221, "wmt21_de_en": 1000, "scitldr": 300, "imdb": 500}
+EXPECTED = {"snli": 3000, "xquad_en": 1190, "commonsense_qa": 1221, "wmt21_de_en": 1000, "scitldr": 977, "imdb": 500}
 
 
 def test_every_vendored_source_is_packaged_with_its_license():
@@ -60,6 +60,8 @@ def test_generation_and_sentiment_samples():
     assert wmt[0] == Example("Biker reagiert blitzschnell und verhindert Schlimmeres",
                              target="Biker reacts lightning fast and prevents worse.")
     assert tldr[0].text.startswith("Incremental class learning") and tldr[0].target.startswith("FearNet is")
+    # every TLDR of an abstract is its own example: 300 abstracts with 2 to 4 references each
+    assert len({e.text for e in tldr}) == 300 and tldr[1].text == tldr[0].text != tldr[1].target
     assert [e.label for e in imdb].count("negative") == 261 and imdb[0].text.startswith("seriously ,")
 
 

@@ -10,6 +10,7 @@ import click
 from pipeline.common import load_or_exit, params_option
 from pipeline.plots import draw_task_curves
 from pipeline.report import (
+    LOWER_IS_BETTER,
     MAJORITY,
     UNTUNED,
     RunDirs,
@@ -23,6 +24,8 @@ from pipeline.report import (
 PLOTS_DIR = "plots"
 
 REPORT_FILES = ("compare.md", "compare.json", "compare.png")
+FULL_MODEL_PERCENT = 99.9
+"""A run training at least this share of the base model's parameters is the full fine-tuning reference."""
 
 
 @click.command("compare")
@@ -60,12 +63,26 @@ def _references(rows: list[dict]) -> dict[str, dict]:
     return {row["task"]: row for row in rows if row["method"] in (MAJORITY, UNTUNED)}
 
 
+def _full_model_runs(rows: list[dict]) -> dict[str, dict]:
+    """Per task, the run that trained every weight of the base model (full fine-tuning), if any."""
+    return {row["task"]: row for row in rows if row.get("trainable_percent", 0.0) >= FULL_MODEL_PERCENT}
+
+
+def fraction_of_full(row: dict, full: dict | None) -> float | None:
+    """The headline metric as a fraction of the full-model run's (1.0 = as good; for perplexity the
+    inverse ratio, so above 1.0 is better in both directions)."""
+    if full is None or row is full or "trainable_percent" not in row:
+        return None
+    return full["value"] / row["value"] if row["metric"] in LOWER_IS_BETTER else row["value"] / full["value"]
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Runs and reference rows; a run no better than its reference is flagged."""
-    references = _references(rows)
+    references, full_runs = _references(rows), _full_model_runs(rows)
     lines = [
-        "| task | method | test metric | macro-F1 / BLEU | trainable params | % of base | artifact | train time | peak memory |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| task | method | test metric | of full FT | macro-F1 / BLEU | trainable params | % of base | artifact | "
+        "train time | peak memory |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         metric = f"{row['metric']} {row['value']:.4g}"
@@ -74,10 +91,12 @@ def markdown_table(rows: list[dict]) -> str:
         second = row.get("macro_f1") if row.get("macro_f1") is not None else row.get("bleu")
         second_text = f"{second:.4g}" if second is not None else ""
         if row["method"] in (MAJORITY, UNTUNED):
-            lines.append(f"| {row['task']} | *{row['method']}* | {metric} | {second_text} | 0 | 0% | | | |")
+            lines.append(f"| {row['task']} | *{row['method']}* | {metric} | | {second_text} | 0 | 0% | | | |")
             continue
+        fraction = fraction_of_full(row, full_runs.get(row["task"]))
+        fraction_text = f"{fraction:.1%}" if fraction is not None else ""
         lines.append(
-            f"| {row['task']} | {row['method']} | {metric} | {second_text} | {row['trainable_parameters']:,} | "
+            f"| {row['task']} | {row['method']} | {metric} | {fraction_text} | {second_text} | {row['trainable_parameters']:,} | "
             f"{row['trainable_percent']:.3f}% | {_size(row['artifact_bytes'])} | {row['wall_time_s']:.0f} s | "
             f"{row['peak_memory_mb'] / 1024:.2f} GB |"
         )

@@ -1,0 +1,118 @@
+"""The README's Library snippet on raw data: trainers take dicts or a datasets.Dataset of Example fields."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from datasets import Dataset
+
+from prefixes import ModelConfig, PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
+from prefixes.data import ClassificationFormat, DataError, Example
+from prefixes.data.generation import CausalGenerationFormat
+from prefixes.data.raw import as_features
+from prefixes.train import PrefixTrainer, PromptTrainer
+
+pytestmark = pytest.mark.integration
+
+POSITIVE = ["a wonderful film", "great acting and a lovely story", "I loved it", "brilliant and moving"]
+NEGATIVE = ["a dreadful film", "awful acting and a dull story", "I hated it", "boring and painful"]
+ROWS = [{"text": text, "label": "pos"} for text in POSITIVE] + [{"text": text, "label": "neg"} for text in NEGATIVE]
+CONFIG = {"max_steps": 12, "batch_size": 4, "learning_rate": 1e-2, "log_every": 1, "seed": 3, "warmup_ratio": 0.0}
+
+
+@pytest.fixture(scope="module")
+def minilm_p_tuning_v2():
+    """A fresh P-tuning v2 model over MiniLM with named labels; tests train deep copies of it."""
+    torch.manual_seed(0)
+    return PrefixTuningModel(
+        ModelConfig(model_name_or_path="minilm", task_type="text_classification", num_labels=2, label_names=["neg", "pos"]),
+        PrefixConfig(prefix_length=4, reparameterization=False),
+    )
+
+
+def _losses(result) -> list[float]:
+    return [row["loss"] for row in result.history["train"]]
+
+
+def test_minilm_learns_from_dicts_with_label_names_and_a_dict_config(minilm_p_tuning_v2):
+    model = copy.deepcopy(minilm_p_tuning_v2)
+    result = PrefixTrainer(model, CONFIG).train(ROWS, ROWS[:4])
+    losses = _losses(result)
+    assert result.global_step == 12 and len(losses) == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    assert 0.0 <= result.best_metrics["eval_accuracy"] <= 1.0
+
+
+def test_features_and_the_same_raw_rows_train_identically(minilm_p_tuning_v2):
+    raw_model, feature_model = copy.deepcopy(minilm_p_tuning_v2), copy.deepcopy(minilm_p_tuning_v2)
+    examples = [Example(text=row["text"], label=row["label"]) for row in ROWS]
+    features, _ = ClassificationFormat(raw_model.tokenizer, ["neg", "pos"], 508).encode(examples)
+    assert as_features(raw_model, ROWS) == features  # 508 = 512 positions less the 4 prefix slots
+    raw = PrefixTrainer(raw_model, CONFIG).train(ROWS)
+    tokenised = PrefixTrainer(feature_model, CONFIG).train(features)
+    assert _losses(raw) == _losses(tokenised)
+    assert raw.train_loss == tokenised.train_loss
+    assert torch.equal(raw_model.adapters["default"].prefix, feature_model.adapters["default"].prefix)
+
+
+def test_a_datasets_dataset_with_int_labels_trains_a_prompt():
+    torch.manual_seed(0)
+    model = PromptTuningModel(
+        ModelConfig(model_name_or_path="minilm", task_type="text_classification", num_labels=2),
+        PromptConfig(num_virtual_tokens=4),
+    )
+    dataset = Dataset.from_dict({"text": POSITIVE + NEGATIVE, "label": [1] * 4 + [0] * 4})
+    named = [{"text": row["text"], "label": f"LABEL_{row['label']}"} for row in dataset]
+    assert as_features(model, dataset) == as_features(model, named)
+    assert [feature["labels"] for feature in as_features(model, dataset)] == [1] * 4 + [0] * 4
+    result = PromptTrainer(model, {**CONFIG, "learning_rate": 0.3}).train(dataset)
+    losses = _losses(result)
+    assert result.global_step == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+
+def test_raw_rows_are_checked_and_name_the_row_and_field(minilm_p_tuning_v2):
+    model = minilm_p_tuning_v2
+    with pytest.raises(DataError, match=r"Example 1 field 'label' holds 'neutral'.*\['neg', 'pos'\]"):
+        as_features(model, [{"text": "fine", "label": "pos"}, {"text": "meh", "label": "neutral"}])
+    with pytest.raises(DataError, match=r"Example 0 field 'label' holds 2; .*an id below 2"):
+        as_features(model, [{"text": "fine", "label": 2}])
+    with pytest.raises(DataError, match=r"Example 0 field 'sentence' is not an example field"):
+        as_features(model, [{"sentence": "fine", "label": 1}])
+    with pytest.raises(ValueError, match=r"training_config key 'epochs' is not a TrainingConfig field.*num_epochs"):
+        PrefixTrainer(model, {"epochs": 2})
+
+
+@pytest.fixture(scope="module")
+def smollm2_prefix():
+    torch.manual_seed(0)
+    return PrefixTuningModel(
+        ModelConfig(model_name_or_path="smollm2", task_type="text_generation"),
+        PrefixConfig(prefix_length=2, reparameterization=False),
+    )
+
+
+GENERATION = [{"text": "Capital of France?", "target": "Paris"}, {"text": "Capital of Italy?", "target": "Rome"}]
+
+
+def test_smollm2_learns_targets_from_text_target_dicts(smollm2_prefix):
+    model = copy.deepcopy(smollm2_prefix)
+    features = as_features(model, GENERATION)
+    examples = [Example(text=row["text"], target=row["target"]) for row in GENERATION]
+    expected, _ = CausalGenerationFormat(model.tokenizer, 8190).encode(examples)
+    assert features == expected
+    config = {**CONFIG, "max_steps": 6, "batch_size": 2, "learning_rate": 3e-2}
+    losses = _losses(PrefixTrainer(model, config).train(GENERATION))
+    assert len(losses) == 6 and losses[-1] < losses[0]
+
+
+def test_causal_features_without_labels_learn_every_real_token(smollm2_prefix):
+    rows = [{"input_ids": [5, 6, 7, 0], "attention_mask": [1, 1, 1, 0]}, {"input_ids": [8, 9]}]
+    assert as_features(smollm2_prefix, rows) == [
+        {"input_ids": [5, 6, 7, 0], "attention_mask": [1, 1, 1, 0], "labels": [5, 6, 7, -100]},
+        {"input_ids": [8, 9], "labels": [8, 9]},
+    ]
+    labelled = [{"input_ids": [5, 6], "labels": [-100, 6]}]
+    assert as_features(smollm2_prefix, labelled) is labelled  # features with labels pass through untouched

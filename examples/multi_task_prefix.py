@@ -101,7 +101,7 @@ def main() -> None:
     for alpha in (1.0, 0.5, 0.0):
         name = f"mix{round(100 * alpha)}"  # module names cannot hold a "."
         bundle.model.add_interpolated(name, "0", "1", alpha)
-        bundle.model.eval()  # the new adapter is built in training mode (prefix dropout on)
+        bundle.model.eval()  # measure without dropout; the new adapter follows the model's mode
         blended = accuracy(bundle, rows, labels, max_length, adapter=bundle.model.adapter_names.index(name))
         print(f"{alpha:5.2f}  {blended['bbc_news']:12.3f}  {blended['imdb']:8.3f}")
 

@@ -23,6 +23,7 @@ _COMMANDS = {
     "check-params": ("pipeline.common", "check_params"),
     "registry": ("pipeline.registry_cli", "registry"),
     "predict": ("pipeline.predict_cli", "predict"),
+    "interpolate": ("pipeline.interpolate_cli", "interpolate"),
 }
 
 

@@ -14,7 +14,7 @@ _EXPORTS = {
     "PromptConfig": "prefixes.methods.prompt.config",
     "TrainingConfig": "prefixes.config",
     "PrefixTuningModel": "prefixes.methods.prefix.wrapper",
-    "interpolate_models": "prefixes.methods.prefix.wrapper",
+    "interpolate_models": "prefixes.interpolation",
     "PromptTuningModel": "prefixes.methods.prompt.wrapper",
     "load_adapter": "prefixes.model",
     "PrefixTrainer": "prefixes.train",

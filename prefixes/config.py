@@ -7,7 +7,8 @@ its folder under `prefixes.methods`.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -66,7 +67,7 @@ class ModelConfig(StrictModel):
         return self
 
 
-__all__ = ["HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig"]
+__all__ = ["HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig", "as_training_config"]
 
 
 class TrainingConfig(StrictModel):
@@ -97,3 +98,17 @@ class TrainingConfig(StrictModel):
     @property
     def greater_is_better(self) -> bool:
         return not self.metric_for_best.endswith(("loss", "perplexity"))
+
+
+def as_training_config(value: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:
+    """A ``TrainingConfig``, or one built from a plain dict; an unknown key is named with the fix."""
+    if isinstance(value, TrainingConfig):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"training_config is a {type(value).__name__}: pass a TrainingConfig or a dict of its fields")
+    unknown = sorted(set(value) - set(TrainingConfig.model_fields))
+    if unknown:
+        raise ValueError(
+            f"training_config key {unknown[0]!r} is not a TrainingConfig field: use one of {sorted(TrainingConfig.model_fields)}"
+        )
+    return TrainingConfig.model_validate(dict(value))

@@ -27,8 +27,9 @@ from transformers.optimization import Adafactor
 
 from accelerate import Accelerator
 from prefixes.checkpoint import load_checkpoint, save_checkpoint
-from prefixes.config import TrainingConfig
+from prefixes.config import TrainingConfig, as_training_config
 from prefixes.data import collate
+from prefixes.data.raw import as_features
 from prefixes.evaluate import evaluate_model
 from prefixes.train_log import MetricsLog, TrainableModel, TrainResult, peak_memory_mb
 
@@ -65,7 +66,7 @@ class Trainer:
     def __init__(
         self,
         model: TrainableModel,
-        config: TrainingConfig,
+        config: TrainingConfig | dict,
         *,
         best_dir: str | Path | None = None,
         checkpoint_dir: str | Path | None = None,
@@ -74,15 +75,18 @@ class Trainer:
         run_identity: dict | None = None,
         collate_fn=None,
         accelerator: Accelerator | None = None,
+        max_length: int | None = None,
     ):
         """``best_dir``: the best evaluation's model is saved there at the end; ``checkpoint_dir``:
         resumable checkpoints (every ``config.checkpoint_every`` steps, and after the last step
         when ``final_checkpoint``), recording ``run_identity`` (what run they belong to, see
         ``prefixes.checkpoint.checkpoint_run``); ``log_dir``: the train/eval metric logs. Each is optional.
+        ``config`` may be a dict of TrainingConfig fields; ``max_length`` cuts raw examples (see ``train``).
         """
         self.model = model
         defaults = model.training_defaults()
-        self.config = config
+        self.config = config = as_training_config(config)
+        self.max_length = max_length
         self.learning_rate = config.learning_rate or defaults["learning_rate"]
         self.optimizer_name = config.optimizer or defaults["optimizer"]
         self.best_dir = Path(best_dir) if best_dir is not None else None
@@ -101,7 +105,13 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------------
     def train(self, train_dataset, eval_dataset=None, *, resume_from: str | Path | None = None) -> TrainResult:
-        """Train to ``max_steps`` (or ``num_epochs``), evaluating and checkpointing on schedule."""
+        """Train to ``max_steps`` (or ``num_epochs``), evaluating and checkpointing on schedule.
+
+        The datasets hold features (dicts with input_ids) or raw examples (dicts or a
+        ``datasets.Dataset`` of ``prefixes.data.Example`` fields), encoded by ``prefixes.data.raw``.
+        """
+        train_dataset = as_features(self.model, train_dataset, self.max_length)
+        eval_dataset = as_features(self.model, eval_dataset, self.max_length)
         run = self._setup(train_dataset, eval_dataset, resume_from)
         while not run.done:
             self._run_epoch(run, train_dataset)

@@ -153,21 +153,13 @@ class PrefixTuningModel(AdaptedModel):
         return prefixes_attached(self.base_model, state, offsets, attachment.mechanism, attachment.cache_class)
 
     def add_interpolated(self, name: str, first: str, second: str, alpha: float) -> PrefixEncoder:
-        """Add ``alpha * first + (1 - alpha) * second`` (folded) as a new adapter."""
+        """Add ``alpha * first + (1 - alpha) * second`` (folded) as a new adapter, in the model's train/eval mode.
+
+        For a new model mixing two artifacts or models, see ``prefixes.interpolate_models``."""
         a, b = cast(PrefixEncoder, self.adapters[first]), cast(PrefixEncoder, self.adapters[second])
         mixed = interpolate(alpha, a.folded(), b.folded())
         adapter = prefix_from_folded(a.config, self.layout, mixed).to(self._device())
+        adapter.train(self.training)  # a new module starts in training mode; it follows the model's
         self.adapters[name] = adapter
         return adapter
 
-
-def interpolate_models(first: PrefixTuningModel, second: PrefixTuningModel, alpha: float) -> torch.Tensor:
-    """Interpolate the active prefixes of two models; they must share base weights and shape."""
-    if first.base_fingerprint() != second.base_fingerprint():
-        raise ValueError(
-            "cannot interpolate prefixes trained on different base models "
-            f"({first.model_name_or_path} vs {second.model_name_or_path}): both need the same base weights"
-        )
-    first_prefix = cast(PrefixEncoder, first.adapters[first.active_adapter])
-    second_prefix = cast(PrefixEncoder, second.adapters[second.active_adapter])
-    return interpolate(alpha, first_prefix.folded(), second_prefix.folded())

@@ -65,6 +65,14 @@ def test_repro_produces_every_output(project):
     assert (project / "bundles" / "minilm-prefix" / "manifest.json").exists()
 
 
+def test_a_task_sets_its_own_prefix_length(project):
+    def prefix_length(task: str) -> int:
+        config = json.loads((project / "artifacts" / task / "prefix" / "best" / "prefix_config.json").read_text())
+        return config["method_config"]["prefix_length"]
+
+    assert (prefix_length("bbc_news"), prefix_length("chitchat")) == (4, 6)  # task_method_config.chitchat
+
+
 def test_second_repro_does_nothing_and_status_is_clean(project):
     assert "up to date" in _run(["dvc", "status"], project).stdout
     assert "Data and pipelines are up to date" in _run(["dvc", "repro"], project).stdout

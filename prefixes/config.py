@@ -93,6 +93,16 @@ class TrainingConfig(StrictModel):
         default=None, ge=1, description="Stop after this many evaluations without improvement."
     )
     checkpoint_every: int | None = Field(default=None, ge=1, description="Optimizer steps between resumable checkpoints.")
+    group_by_length: bool = Field(
+        default=False,
+        description="Batch training examples of similar length together (less padding); the order stays "
+                    "a function of the seed and the epoch.",
+    )
+    class_weighting: Literal["none", "balanced"] = Field(
+        default="none",
+        description="'balanced': weigh each class's loss by n / (k * count) over the training split, "
+                    "for skewed labels; classification tasks only.",
+    )
 
     @property
     def greater_is_better(self) -> bool:

@@ -2,8 +2,9 @@
 
 Either order is a pure function of (seed, epoch, example lengths), so resuming mid-epoch needs no
 sampler state. The loader cuts the order into consecutive batches of ``batch_size`` and accelerate
-hands whole batches to the processes in turn, so a length-grouped batch stays one process's batch
-and every example still comes once per epoch.
+deals whole batches to the processes in turn, so every example still comes once per epoch. Groups
+are global batches (``batch_size`` x processes): the processes' batches of one step come from one
+group, and N processes of batch b see the same steps as one process of batch N x b.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ def length_grouped_order(lengths: Sequence[int], batch_size: int, generator: tor
 
 
 def epoch_loader(dataset, *, batch_size: int, seed: int, epoch: int, collate_fn: Callable,
-                 lengths: Sequence[int] | None = None) -> DataLoader:
-    """The epoch's loader: shuffled, or grouped by ``lengths`` when given (see ``length_grouped_order``)."""
+                 lengths: Sequence[int] | None = None, processes: int = 1) -> DataLoader:
+    """The epoch's loader of per-process batches: shuffled, or grouped by ``lengths`` when given,
+    in global batches of ``batch_size * processes`` (see ``length_grouped_order``)."""
     generator = torch.Generator().manual_seed(seed + epoch)
     if lengths is None:
         order = torch.randperm(len(dataset), generator=generator).tolist()
     else:
-        order = length_grouped_order(lengths, batch_size, generator)
+        order = length_grouped_order(lengths, batch_size * processes, generator)
     # Its own generator keeps the loader from drawing its base seed from the global RNG,
     # which would shift dropout masks after a resume restarts the epoch's iterator.
     return DataLoader(Subset(dataset, order), batch_size=batch_size, collate_fn=collate_fn, generator=generator)

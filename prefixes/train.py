@@ -117,7 +117,7 @@ class Trainer:
         # The order is a pure function of (seed, epoch): resuming needs no sampler state.
         loader = self.accelerator.prepare_data_loader(epoch_loader(
             dataset, batch_size=self.config.batch_size, seed=self.config.seed, epoch=run.progress["epoch"],
-            collate_fn=self.collate_fn, lengths=run.lengths))
+            collate_fn=self.collate_fn, lengths=run.lengths, processes=self.accelerator.num_processes))
         if run.progress["batches_done"]:
             loader = self.accelerator.skip_first_batches(loader, run.progress["batches_done"])
         for batch in loader:

@@ -68,16 +68,19 @@ def _rows(lengths: list[int]) -> list[dict]:
             for index, length in enumerate(lengths)]
 
 
-def test_two_processes_share_the_grouped_batches_each_example_once():
+def _ids(loader) -> list[list[list[int]]]:
+    return [[row["input_ids"] for row in batch] for batch in loader]
+
+
+def test_two_processes_of_batch_4_see_the_steps_of_one_process_of_batch_8():
     lengths = _lengths(64)
     rows = _rows(lengths)
-    loader = epoch_loader(rows, batch_size=4, seed=5, epoch=1, collate_fn=list, lengths=lengths)
-    single = [[row["input_ids"] for row in batch] for batch in loader]
-    shards = [[[row["input_ids"] for row in batch]
-               for batch in prepare_data_loader(loader, num_processes=2, process_index=index, put_on_device=False)]
+    single = _ids(epoch_loader(rows, batch_size=8, seed=5, epoch=1, collate_fn=list, lengths=lengths))
+    loader = epoch_loader(rows, batch_size=4, seed=5, epoch=1, collate_fn=list, lengths=lengths, processes=2)
+    shards = [_ids(prepare_data_loader(loader, num_processes=2, process_index=index, put_on_device=False))
               for index in range(2)]
-    # accelerate deals whole batches in turn: process 0 takes batches 0, 2, 4...; process 1 takes 1, 3, 5...
-    assert shards[0] == single[0::2] and shards[1] == single[1::2]
+    # accelerate deals whole batches in turn: step i is batch 2i on process 0 and 2i + 1 on process 1.
+    assert shards[0] == [batch[:4] for batch in single] and shards[1] == [batch[4:] for batch in single]
     seen = sorted(tuple(ids) for shard in shards for batch in shard for ids in batch)
     assert seen == sorted(tuple(row["input_ids"]) for row in rows)
 

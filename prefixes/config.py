@@ -93,6 +93,8 @@ class TrainingConfig(StrictModel):
         default=None, ge=1, description="Stop after this many evaluations without improvement."
     )
     checkpoint_every: int | None = Field(default=None, ge=1, description="Optimizer steps between resumable checkpoints.")
+    # Off by default: on drug reviews (MiniLM, P-tuning v2, 3 seeds) it cut epoch time by a quarter and
+    # moved held-out loss only within seed noise, but it reorders every existing run's examples.
     group_by_length: bool = Field(
         default=False,
         description="Batch training examples of similar length together (less padding); the order stays "

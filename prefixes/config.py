@@ -103,7 +103,8 @@ class TrainingConfig(StrictModel):
     class_weighting: Literal["none", "balanced"] = Field(
         default="none",
         description="'balanced': weigh each class's loss by n / (k * count) over the training split, "
-                    "for skewed labels; classification tasks only.",
+                    "for skewed labels; classification tasks only. eval_loss stays unweighted, so pick the "
+                    "best checkpoint by metric_for_best='eval_macro_f1'.",
     )
 
     @property

@@ -20,7 +20,7 @@ import peft
 import torch
 import transformers
 
-from bench import checkpointing, inference, serving, train_step
+from bench import checkpointing, inference, length_grouping, serving, train_step
 from bench.common import RESULTS_DIR, markdown_table
 
 BENCHMARKS = {
@@ -28,6 +28,8 @@ BENCHMARKS = {
     "checkpointing": (checkpointing, "checkpointing.json", "Gradient checkpointing (prefix tuning, SmolLM2)"),
     "inference": (inference, "inference.json", "Inference: forward latency and generation"),
     "serving": (serving, "serving.json", "Multi-task serving: one mixed batch against per-task batches"),
+    "length_grouping": (length_grouping, "length_grouping.json",
+                        "Length-grouped training batches against shuffled ones (MiniLM, drug reviews)"),
 }
 
 

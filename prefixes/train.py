@@ -20,17 +20,19 @@ from typing import Any, cast
 
 import torch
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
 from accelerate import Accelerator
 from prefixes.checkpoint import load_checkpoint, save_checkpoint
+from prefixes.class_balance import training_class_weights, weighted_classification_loss
 from prefixes.config import TrainingConfig, as_training_config
 from prefixes.data import collate
 from prefixes.data.raw import as_features
 from prefixes.evaluate import evaluate_model
+from prefixes.sampling import epoch_loader, example_lengths
 from prefixes.train_log import MetricsLog, TrainableModel, TrainResult, peak_memory_mb
 
 
@@ -53,6 +55,8 @@ class _Run:
     stopped_early: bool = False
     last_loss: float = float("nan")
     micro_losses: list[torch.Tensor] = field(default_factory=list)
+    lengths: list[int] | None = None  # of the training examples, when batches group by length
+    class_weights: torch.Tensor | None = None  # of the classification loss, when classes are balanced
 
     @property
     def done(self) -> bool:
@@ -120,7 +124,10 @@ class Trainer:
         return self._finish(run)
 
     def _run_epoch(self, run: _Run, dataset) -> None:
-        loader = self._epoch_loader(dataset, run.progress["epoch"])
+        # The order is a pure function of (seed, epoch): resuming needs no sampler state.
+        loader = self.accelerator.prepare_data_loader(epoch_loader(
+            dataset, batch_size=self.config.batch_size, seed=self.config.seed, epoch=run.progress["epoch"],
+            collate_fn=self.collate_fn, lengths=run.lengths, processes=self.accelerator.num_processes))
         if run.progress["batches_done"]:
             loader = self.accelerator.skip_first_batches(loader, run.progress["batches_done"])
         for batch in loader:
@@ -143,7 +150,8 @@ class Trainer:
         """Forward and backward one micro-batch; True when it completed an optimizer step."""
         accelerator = self.accelerator
         with accelerator.accumulate(run.model):
-            loss = run.model(**batch).loss
+            outputs, weights = run.model(**batch), run.class_weights
+            loss = outputs.loss if weights is None else weighted_classification_loss(outputs.logits, batch["labels"], weights)
             accelerator.backward(loss)
             if accelerator.sync_gradients and self.config.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(run.params, self.config.max_grad_norm)
@@ -210,6 +218,8 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         if len(train_dataset) == 0:
             raise ValueError("train_dataset is empty: prepare at least one training example")
+        class_weights = training_class_weights(config.class_weighting, train_dataset, self.model.task_type,
+                                               self.model.base_model.config.num_labels)
         if resume_from is None:
             set_seed(config.seed)
         if config.gradient_checkpointing:
@@ -237,7 +247,8 @@ class Trainer:
         bar = tqdm(total=total_steps, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
         return _Run(model, optimizer, scheduler, params, eval_loader, progress, log, bar, total_steps,
                     start=time.perf_counter() - progress["elapsed_s"], best_state=best[0], best_metrics=best[1],
-                    last_loss=last_loss)
+                    last_loss=last_loss, class_weights=class_weights,
+                    lengths=example_lengths(train_dataset) if config.group_by_length else None)
 
     def _optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer_name == "adafactor":
@@ -245,16 +256,6 @@ class Trainer:
             return Adafactor(params, lr=self.learning_rate, scale_parameter=False, relative_step=False,
                              warmup_init=False, weight_decay=self.config.weight_decay)
         return torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.config.weight_decay)
-
-    def _epoch_loader(self, dataset, epoch: int) -> DataLoader:
-        # The order is a pure function of (seed, epoch): resuming needs no sampler state.
-        generator = torch.Generator().manual_seed(self.config.seed + epoch)
-        order = torch.randperm(len(dataset), generator=generator)
-        # Its own generator keeps the loader from drawing its base seed from the global RNG,
-        # which would shift dropout masks after a resume restarts the epoch's iterator.
-        loader = DataLoader(Subset(dataset, order.tolist()), batch_size=self.config.batch_size,
-                            collate_fn=self.collate_fn, generator=generator)
-        return self.accelerator.prepare_data_loader(loader)
 
     def _steps_per_epoch(self, dataset) -> int:
         per_process = math.ceil(len(dataset) / (self.config.batch_size * self.accelerator.num_processes))

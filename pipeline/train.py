@@ -28,6 +28,7 @@ from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
 from pipeline.tasks import build_model, encode_splits
+from prefixes.artifact.card import append_card_section
 from prefixes.checkpoint import checkpoint_run, find_checkpoint
 from prefixes.methods.registry import get_method, method_names
 from prefixes.train import Trainer
@@ -97,17 +98,33 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
         "peak_memory_mb": round(result.peak_memory_mb, 1),
         "trainable_parameters": model.num_trainable_parameters(),
         "base_parameters": model.num_base_parameters(),
-        "artifact_bytes": _directory_bytes(output_dir / BEST_DIR),
         "truncation": truncation,
     }
-    write_json(output_dir / TRAIN_SUMMARY, run_summary)
+    test_metrics = None
     if test_outputs is not None:
         test = split_metrics(model, encoded["test"], label_names, model.task_type,
                              pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
-        metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
-        write_json(test_outputs[0], metrics)
+        test_metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
+        write_json(test_outputs[0], test_metrics)
         write_json(test_outputs[1], details)
+    if trainer.accelerator.is_main_process:  # the process that saved the artifact describes it
+        _describe_run(output_dir / BEST_DIR, run_summary, test_metrics)
+        run_summary["artifact_bytes"] = _directory_bytes(output_dir / BEST_DIR)
+        write_json(output_dir / TRAIN_SUMMARY, run_summary)
+    trainer.accelerator.wait_for_everyone()
     return run_summary
+
+
+def _describe_run(best_dir: Path, run_summary: dict, test_metrics: dict | None) -> None:
+    """The model card's account of the run: task, data, budget and the scores that chose it."""
+    facts: dict[str, object] = {
+        "task": run_summary["task"], "data fingerprint": run_summary["data_fingerprint"],
+        "seed": run_summary["seed"], "optimizer steps": run_summary["global_step"],
+        "best step (eval split)": run_summary["best_step"],
+    }
+    facts |= {f"eval {key.removeprefix('eval_')}": value for key, value in (run_summary["best_eval"] or {}).items()}
+    facts |= {f"test {key}": value for key, value in (test_metrics or {}).items()}
+    append_card_section(best_dir, "Training run", facts)
 
 
 def run_identity(params: Params, task_name: str, method: str, data_fingerprint: str, method_config: dict) -> dict:

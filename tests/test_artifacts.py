@@ -21,6 +21,7 @@ from prefixes import (
     load_adapter,
 )
 from prefixes.artifact import weights
+from prefixes.artifact.card import append_card_section
 from prefixes.base_models import resolve_model_path
 
 
@@ -219,6 +220,19 @@ def test_an_artifact_carries_its_label_names_and_a_model_card(tmp_path):
     loaded = PrefixTuningModel.from_pretrained(tmp_path, base_model=tiny_model("bert"))  # LABEL_0.. on load
     assert loaded.base_model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     assert loaded.label_names() == ["negative", "neutral", "positive"]
+
+
+def test_the_trainer_of_a_run_adds_its_data_and_scores_to_the_card_and_the_artifact_still_loads(tmp_path):
+    model = PrefixTuningModel.from_model(tiny_model("bert"), PrefixConfig(prefix_length=4, reparameterization=False))
+    model.save_pretrained(tmp_path)
+    before = (tmp_path / "README.md").read_text()
+    append_card_section(tmp_path, "Training run", {"task": "topics", "data fingerprint": "ab12", "test accuracy": 0.91234})
+
+    card = (tmp_path / "README.md").read_text()
+    assert card == before + "\n## Training run\n\n- **task**: topics\n- **data fingerprint**: ab12\n- **test accuracy**: 0.9123\n"
+    PrefixTuningModel.from_pretrained(tmp_path, base_model=tiny_model("bert"))
+    with pytest.raises(FileNotFoundError, match="save the artifact"):
+        append_card_section(tmp_path / "missing", "Training run", {})
 
 
 def test_default_transformers_labels_are_not_recorded(tmp_path):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prefixes.artifact.schema import ArtifactConfig
+from collections.abc import Mapping
+from pathlib import Path
+
+from prefixes.artifact.schema import CARD_NAME, ArtifactConfig
+from prefixes.io import write_atomic
 
 
 def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameters: int) -> str:
@@ -25,8 +29,9 @@ def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameter
         lines.append(f"- **Trained head**: {', '.join(config.head)}")
     lines += [
         "",
-        "Data fingerprint and test metrics are recorded where the artifact is published: "
-        "`prefixes registry show <task> --method " + config.method + " --version <vN>`.",
+        "The run that made it (task, data fingerprint, metrics) is described below when its trainer "
+        "recorded it, and in the registry: `prefixes registry show <task> --method " + config.method
+        + " --version <vN>`.",
         "",
         "```python",
         "from prefixes import load_adapter",
@@ -36,3 +41,19 @@ def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameter
         "",
     ]
     return "\n".join(lines)
+
+
+def append_card_section(directory: str | Path, title: str, facts: Mapping[str, object]) -> None:
+    """Add a section of facts (task, data fingerprint, metrics, ...) to a saved artifact's model card.
+
+    The library writes what the model knows about itself; whoever trained it knows the data and the
+    scores, and adds them here before the artifact is published.
+    """
+    card = Path(directory) / CARD_NAME
+    if not card.is_file():
+        raise FileNotFoundError(f"{card} does not exist: save the artifact (folded form) before describing its run")
+    lines = [f"## {title}", ""]
+    for key, value in facts.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        lines.append(f"- **{key}**: {shown}")
+    write_atomic(card, (card.read_text(encoding="utf-8") + "\n" + "\n".join(lines) + "\n").encode())

@@ -73,6 +73,14 @@ def test_a_task_sets_its_own_prefix_length(project):
     assert (prefix_length("bbc_news"), prefix_length("chitchat")) == (4, 6)  # task_method_config.chitchat
 
 
+def test_every_artifact_card_names_its_task_data_and_scores(project):
+    for summary_path in sorted((project / "artifacts").glob("*/*/train.json")):
+        summary = json.loads(summary_path.read_text())
+        card = (summary_path.parent / "best" / "README.md").read_text()
+        assert f"- **task**: {summary['task']}" in card and summary["data_fingerprint"] in card, summary_path
+        assert "- **eval loss**:" in card, summary_path
+
+
 def test_second_repro_does_nothing_and_status_is_clean(project):
     assert "up to date" in _run(["dvc", "status"], project).stdout
     assert "Data and pipelines are up to date" in _run(["dvc", "repro"], project).stdout

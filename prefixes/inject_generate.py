@@ -19,9 +19,10 @@ whose forward takes no ``position_ids``, and calls that bring their own cache or
 from __future__ import annotations
 
 import inspect
+from typing import cast
 
 import torch
-from transformers import DynamicCache, PreTrainedModel
+from transformers import DynamicCache, GenerationMixin, PreTrainedModel
 
 from prefixes.inject import PrefixState, expand_batch
 from prefixes.inject_trace import Sites
@@ -67,8 +68,9 @@ def generate_with_prefilled_cache(model: PreTrainedModel, state: PrefixState, kw
         visible = expand_batch(state.visible, batch).to(mask.dtype)
     cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     # A mask longer than input_ids tells generate the cache holds what comes before the prompt.
-    return model.generate(input_ids=input_ids, attention_mask=torch.cat([visible, mask], dim=1),
-                          **{cache_name: cache}, **kwargs)
+    generator = cast(GenerationMixin, model)
+    return generator.generate(input_ids=input_ids, attention_mask=torch.cat([visible, mask], dim=1),
+                              **{cache_name: cache}, **kwargs)
 
 
 def _repeats(model: PreTrainedModel, kwargs: dict) -> int:

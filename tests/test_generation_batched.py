@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_model
-from transformers import AutoModelForCausalLM, LlamaConfig
+from conftest import TINY_CONFIGS, tiny_model
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, LlamaConfig
 
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 from prefixes.base_models import load_tokenizer, resolve_model_path
@@ -34,14 +34,14 @@ def _alone(model, prompt: list[int], eos: int, task: int | None = None, **search
     return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
 
 
-def _two_task(make, arch: str = "llama"):
+def _two_task(make, arch: str = "llama", base=None):
     torch.manual_seed(0)
-    model = make(tiny_model(arch), 2).eval()
+    model = make(tiny_model(arch) if base is None else base, 2)
     model.add_adapter("long", make(None, 5))
     with torch.no_grad():
         for param in model.adapters.parameters():
             param.mul_(3.0)
-    return model
+    return model.eval()  # the added adapter too: no dropout
 
 
 METHODS = {
@@ -92,12 +92,16 @@ def test_baselines_generate_in_batches_what_each_prompt_generates_alone(saved_lm
     assert batched == [_alone(model, prompt, eos, do_sample=False) for prompt in prompts]
 
 
-def test_encoder_decoder_answers_keep_the_decoders_start_token():
-    model = _two_task(METHODS["prefix"], arch="t5")
-    prompts, eos = _prompts(), model.base_model.generation_config.eos_token_id
-    batched = generate_batched(model, prompts, pad_token_id=0, batch_size=2, max_new_tokens=5, do_sample=False)
-    for prompt, tokens in zip(prompts, batched):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_encoder_decoder_answers_keep_the_decoders_start_token(attention):
+    base = AutoModelForSeq2SeqLM.from_config(TINY_CONFIGS["t5"](), attn_implementation=attention)
+    model = _two_task(METHODS["prefix"], base=base)
+    prompts, eos, tasks = _prompts(), model.base_model.generation_config.eos_token_id, [0, 1, 1, 0, 1]
+    batched = generate_batched(model, prompts, pad_token_id=0, batch_size=2, task_ids=tasks, max_new_tokens=5,
+                               do_sample=False)
+    for prompt, task, tokens in zip(prompts, tasks, batched):
         ids = torch.tensor([prompt])
+        model.active_adapter = model.adapter_names[task]
         alone = model.generate(input_ids=ids, max_new_tokens=5, do_sample=False, pad_token_id=0)[0].tolist()
         assert tokens == (alone[: alone.index(eos, 1) + 1] if eos in alone[1:] else alone)
         assert tokens[0] == model.base_model.config.decoder_start_token_id

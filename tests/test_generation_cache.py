@@ -6,7 +6,6 @@ import pytest
 import torch
 from conftest import tiny_model
 
-import prefixes.methods.prefix.wrapper as prefix_wrapper
 from prefixes import PrefixConfig, PrefixTuningModel
 from prefixes.inject import PrefixState
 from prefixes.inject_generate import takes_prefilled_cache
@@ -47,10 +46,9 @@ def _generate(model, monkeypatch, prefilled: bool, **kwargs) -> tuple[torch.Tens
 
     with monkeypatch.context() as patch:
         patch.setattr(PrefixState, "extend", counted)
-        if not prefilled:
-            patch.setattr(prefix_wrapper, "takes_prefilled_cache", lambda *args: False)
         torch.manual_seed(5)
-        return model.generate(max_new_tokens=6, pad_token_id=0, **kwargs), len(concatenations)
+        tokens = model.generate(max_new_tokens=6, pad_token_id=0, prefix_in_cache=prefilled, **kwargs)
+    return tokens, len(concatenations)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2", "qwen2"])

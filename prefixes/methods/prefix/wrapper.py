@@ -143,14 +143,15 @@ class PrefixTuningModel(AdaptedModel):
             return self.base_model(**batch)
 
     @torch.no_grad()
-    def generate(self, task_ids: torch.Tensor | None = None, **kwargs):
+    def generate(self, task_ids: torch.Tensor | None = None, *, prefix_in_cache: bool = True, **kwargs):
         """``transformers`` generation (greedy, sampling, beam search) with the KV cache.
 
         Where the model allows (``prefixes.inject_generate``), the prefix is written into the cache
-        once before decoding; otherwise every attention call prepends it.
+        once before decoding; otherwise, or with ``prefix_in_cache=False`` (the same tokens, for
+        comparison), every attention call prepends it.
         """
         state, offsets = self._state(task_ids)
-        if takes_prefilled_cache(self.base_model, self.attachment, kwargs):
+        if prefix_in_cache and takes_prefilled_cache(self.base_model, self.attachment, kwargs):
             return generate_with_prefilled_cache(self.base_model, state, kwargs)
         with self._attached(state, offsets):
             return cast("GenerationMixin", self.base_model).generate(**kwargs)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY_CONFIGS, tiny_model
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, LlamaConfig
+from conftest import TINY_CONFIGS, saved_tiny_lm, tiny_model
+from transformers import AutoModelForSeq2SeqLM
 
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
-from prefixes.base_models import load_tokenizer, resolve_model_path
 from prefixes.config import ModelConfig
 from prefixes.generate import generate_batched
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
@@ -73,14 +72,7 @@ def test_batched_generation_equals_each_prompt_alone(method, search, mixed):
 
 @pytest.fixture(scope="module")
 def saved_lm(tmp_path_factory):
-    """A tiny Llama with the MiniLM tokenizer, saved as a folder the baseline wrappers load."""
-    tokenizer = load_tokenizer(resolve_model_path("minilm"))
-    torch.manual_seed(0)
-    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
-                         intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0)
-    folder = tmp_path_factory.mktemp("tiny_lm")
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = saved_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
     return ModelConfig(model_name_or_path=str(folder), task_type="text_generation")
 
 

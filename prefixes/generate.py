@@ -1,7 +1,8 @@
 """Batched, left-padded generation from token prompts: the one path evaluation and serving share.
 
-Prompts of different lengths are padded on the left, so every prompt ends where generation
-starts, and generated in batches through the model's own ``generate`` (any wrapper: prefix and
+Decoder-only prompts of different lengths are padded on the left, so every prompt ends where
+generation starts; encoder inputs on the right, where encoders with absolute positions (BART)
+number them as they would alone. They are generated in batches through the model's own ``generate`` (any wrapper: prefix and
 prompt tuning with a per-example ``task_ids``, the full fine-tuning and LoRA baselines). Each
 answer is cut after its first end-of-sequence token: a row that finished early in a batch is
 padded until the batch finishes, and alone it would have stopped there.
@@ -42,7 +43,8 @@ def generate_batched(
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         features = [{"input_ids": list(ids), "attention_mask": [1] * len(ids)} for ids in chunk]
-        batch = {key: value.to(device) for key, value in collate(features, pad_token_id, padding_side="left").items()}
+        padded = collate(features, pad_token_id, padding_side="left" if decoder_only else "right")
+        batch = {key: value.to(device) for key, value in padded.items()}
         if task_ids is not None:
             batch["task_ids"] = torch.tensor(task_ids[start : start + batch_size], dtype=torch.long, device=device)
         output = model.generate(**batch, pad_token_id=pad_token_id, **generation)

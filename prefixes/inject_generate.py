@@ -27,8 +27,9 @@ from transformers import DynamicCache, GenerationMixin, PreTrainedModel
 from prefixes.inject import PrefixState, expand_batch
 from prefixes.inject_trace import Sites
 
-# Calls that choose their own cache or positions: the prefilled cache would contradict them.
-_OWN_STATE_KEYS = ("cache", "past_key_values", "position_ids", "inputs_embeds")
+# Calls that bring their own cache, cache kind, positions or embeddings: the prefilled cache
+# would contradict them.
+_OWN_STATE_KEYS = ("cache", "past_key_values", "cache_implementation", "position_ids", "inputs_embeds")
 
 
 def takes_prefilled_cache(model: PreTrainedModel, sites: Sites, kwargs: dict) -> bool:

@@ -33,13 +33,13 @@ def _alone(model, prompt: list[int], eos: int, task: int | None = None, **search
     return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
 
 
-def _two_task(make, arch: str = "llama", base=None):
+def _two_task(make, arch: str = "llama", base=None, scale: float = 3.0):
     torch.manual_seed(0)
     model = make(tiny_model(arch) if base is None else base, 2)
     model.add_adapter("long", make(None, 5))
     with torch.no_grad():
         for param in model.adapters.parameters():
-            param.mul_(3.0)
+            param.mul_(scale)
     return model.eval()  # the added adapter too: no dropout
 
 
@@ -84,19 +84,24 @@ def test_baselines_generate_in_batches_what_each_prompt_generates_alone(saved_lm
     assert batched == [_alone(model, prompt, eos, do_sample=False) for prompt in prompts]
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_encoder_decoder_answers_keep_the_decoders_start_token(attention):
-    base = AutoModelForSeq2SeqLM.from_config(TINY_CONFIGS["t5"](), attn_implementation=attention)
-    model = _two_task(METHODS["prefix"], base=base)
-    prompts, eos, tasks = _prompts(), model.base_model.generation_config.eos_token_id, [0, 1, 1, 0, 1]
-    batched = generate_batched(model, prompts, pad_token_id=0, batch_size=2, task_ids=tasks, max_new_tokens=5,
+@pytest.mark.parametrize(("arch", "attention"), [("t5", "sdpa"), ("t5", "eager"), ("bart", "sdpa")])
+def test_encoder_decoder_answers_keep_the_decoders_start_token(arch, attention):
+    # BART numbers encoder positions from the first slot: padding there would move its tokens.
+    config = TINY_CONFIGS[arch]()
+    config.init_std, config.initializer_factor = 0.5, 10.0  # (BART's, T5's) wide weights: varied answers
+    base = AutoModelForSeq2SeqLM.from_config(config, attn_implementation=attention)
+    model = _two_task(METHODS["prefix"], base=base, scale=1.0)
+    pad, eos = base.config.pad_token_id, base.generation_config.eos_token_id
+    prompts, tasks = _prompts(), [0, 1, 1, 0, 1]
+    batched = generate_batched(model, prompts, pad_token_id=pad, batch_size=3, task_ids=tasks, max_new_tokens=6,
                                do_sample=False)
     for prompt, task, tokens in zip(prompts, tasks, batched):
         ids = torch.tensor([prompt])
         model.active_adapter = model.adapter_names[task]
-        alone = model.generate(input_ids=ids, max_new_tokens=5, do_sample=False, pad_token_id=0)[0].tolist()
+        alone = model.generate(input_ids=ids, max_new_tokens=6, do_sample=False, pad_token_id=pad)[0].tolist()
         assert tokens == (alone[: alone.index(eos, 1) + 1] if eos in alone[1:] else alone)
-        assert tokens[0] == model.base_model.config.decoder_start_token_id
+        assert tokens[0] == base.config.decoder_start_token_id
+    assert len({tuple(tokens) for tokens in batched}) > 1  # the prompts decide the answers
 
 
 def test_a_batch_size_below_one_is_refused():

@@ -3,7 +3,8 @@
     python -m bench.inference [--quick] [--repeats N]
 
 Ours runs a flat prefix, the form inference artifacts load (a trained MLP is folded into one);
-PEFT's flat prefix tuning is timed alongside as a second reference. Writes
+PEFT's flat prefix tuning is timed alongside as a second reference; generation is also timed
+against ours prepending the prefix at every attention call instead of prefilling the cache. Writes
 ``bench/results/inference.json``.
 """
 
@@ -14,6 +15,7 @@ import torch
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
 from bench.sides import build
 from bench.workloads import Workload
+from prefixes.inject_generate import takes_prefilled_cache
 
 # Forward latency is per request (batch 1, sequence 128); more rounds because each call is short.
 LATENCY_ROUNDS = 3
@@ -55,10 +57,20 @@ def generate_calls(models: dict, workload: Workload, new_tokens: int) -> dict:
     # Greedy and exactly new_tokens long on every side, whatever tokens come out.
     options = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "pad_token_id": 0}
 
-    def call(model):
-        return lambda: model.generate(**batch, **options)
+    def call(model, **extra):
+        return lambda: model.generate(**batch, **options, **extra)
 
-    return {label: call(model) for label, model in models.items()}
+    calls = {label: call(model) for label, model in models.items()}
+    # Ours again with the prefix prepended at every attention call: what the prefilled cache saves.
+    calls["ours_concatenating"] = call(models["ours"], prefix_in_cache=False)
+    return calls
+
+
+def generation_path(model, batch: dict) -> str:
+    """Which path ours generates through, named in the records' notes."""
+    if takes_prefilled_cache(model.base_model, model.attachment, batch):
+        return "prefix prefilled in the KV cache"
+    return "prefix prepended at every attention call"
 
 
 def inference_records(setting: dict, *, warmup: int, repeats: int) -> list[dict]:
@@ -73,11 +85,15 @@ def inference_records(setting: dict, *, warmup: int, repeats: int) -> list[dict]
     records.append(make_record(f"{name}.forward_latency_vs_peft", "CPU s", times["ours"], times["peft"], "PEFT", note=shape))
     times = time_alternating(generate_calls(models, generate, new_tokens), warmup=warmup, repeats=repeats)
     count = generate.batch * new_tokens
-    shape = f"batch {generate.batch}, prompt {generate.seq}, {new_tokens} new tokens, greedy"
+    path = generation_path(models["ours"], generate.inputs())
+    shape = f"batch {generate.batch}, prompt {generate.seq}, {new_tokens} new tokens, greedy; {path}"
     records.append(make_record(f"{name}.generate_tokens_per_s", "tokens/CPU s", throughput(count, times["ours"]),
                                throughput(count, times["bare"]), "bare model", target=">= 0.95", note=shape))
     records.append(make_record(f"{name}.generate_tokens_per_s_vs_peft", "tokens/CPU s", throughput(count, times["ours"]),
                                throughput(count, times["peft"]), "PEFT", note=shape))
+    records.append(make_record(f"{name}.generate_tokens_per_s_vs_concatenating", "tokens/CPU s",
+                               throughput(count, times["ours"]), throughput(count, times["ours_concatenating"]),
+                               "ours prepending the prefix at every attention call", note=shape))
     return records
 
 

@@ -17,6 +17,7 @@ import torch
 from peft import get_peft_model
 
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
+from bench.inference import generation_path
 from bench.sides import build, failure, peft_config
 from bench.workloads import Workload
 
@@ -108,11 +109,12 @@ def serving_records(setting: dict, *, warmup: int, repeats: int, task_counts=TAS
     per_task, new_tokens = setting["per_task"], setting["new_tokens"]
     records = []
     generate, classify = setting["generate"], setting["classify"]
+    path = generation_path(ours_with_tasks(generate, 1), generate.inputs(batch=1))
     for tasks in task_counts:
         times = time_alternating(serving_calls(generate, tasks, per_task, generate_run(new_tokens), peft=True),
                                  warmup=warmup, repeats=repeats)
         count = tasks * per_task * new_tokens
-        shape = f"{tasks} tasks x {per_task} requests, prompt {generate.seq}, {new_tokens} new tokens, greedy"
+        shape = f"{tasks} tasks x {per_task} requests, prompt {generate.seq}, {new_tokens} new tokens, greedy; {path}"
         name = f"serving.{generate.model}.generate.{tasks}_tasks"
         mixed = throughput(count, times["mixed"])
         records.append(make_record(name, "tokens/CPU s", mixed, throughput(count, times["peft_switching"]),

@@ -16,9 +16,10 @@ from pipeline.prepared import read_prepared
 from pipeline.tasks import encode_splits, model_config, task_format
 from prefixes import metrics
 from prefixes.base_models import load_base_model
-from prefixes.data.formats import CausalGenerationFormat, collate
+from prefixes.data.formats import collate
 from prefixes.data.grouping import references_by_source
 from prefixes.evaluate import evaluate_model
+from prefixes.generate import generate_batched
 from prefixes.model import load_adapter
 
 GENERATION_FORMATS = ("causal_generation", "seq2seq_generation")
@@ -56,10 +57,7 @@ def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_
         base, _ = load_base_model(model_config(task, params.models[task.model], None))
         untuned = split_metrics(base.eval(), encoded["test"], None, model.task_type, **batching)
         results["base_perplexity"] = untuned["perplexity"]
-        # One generation per test source, scored against all of that source's references.
-        sources = references_by_source(splits["test"])[: params.evaluate.generation_examples]
-        results.update(_generation_scores(params, task, model, [s.example for s in sources],
-                                          [s.references for s in sources]))
+        results.update(score_test_generations(params, task, model, splits["test"]))
     return results
 
 
@@ -81,19 +79,23 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
 
 
 @torch.no_grad()
-def _generation_scores(params: Params, task, model, examples, references) -> dict:
-    """BLEU and ROUGE-L of greedy generations against the references (all of each example's source)."""
+def score_test_generations(params: Params, task, model, test_split: list) -> dict:
+    """One generation per test source (the first `evaluate.generation_examples`), scored against
+    all of that source's references."""
+    sources = references_by_source(test_split)[: params.evaluate.generation_examples]
+    return generation_scores(params, task, model, [s.example for s in sources], [s.references for s in sources])
+
+
+@torch.no_grad()
+def generation_scores(params: Params, task, model, examples, references) -> dict:
+    """BLEU and ROUGE-L of greedy generations against the references, in left-padded batches."""
     fmt = task_format(task, model.tokenizer, None)
-    prompts = fmt.encode_prompts(examples)
+    prompts = [row["input_ids"] for row in fmt.encode_prompts(examples)]
     tokenizer = model.tokenizer
-    predictions = []
-    for row in prompts:  # one at a time: no padding, so decoder-only prompts stay exact
-        ids = torch.tensor([row["input_ids"]])
-        output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                max_new_tokens=params.evaluate.max_new_tokens,
-                                do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        new_tokens = output[0, ids.shape[1]:] if isinstance(fmt, CausalGenerationFormat) else output[0]
-        predictions.append(tokenizer.decode(new_tokens, skip_special_tokens=True).strip())
+    answers = generate_batched(model, prompts, pad_token_id=tokenizer.pad_token_id,
+                               batch_size=params.training.eval_batch_size,
+                               max_new_tokens=params.evaluate.max_new_tokens, do_sample=False)
+    predictions = [text.strip() for text in tokenizer.batch_decode(answers, skip_special_tokens=True)]
     return {
         "bleu": metrics.bleu(predictions, references),
         "rouge_l": metrics.rouge_l(predictions, references),

@@ -89,9 +89,8 @@ class PrefixState:
             visible = expand_batch(self.visible, batch)[:, None, None, :]
         # An explicit mask is always passed once a prefix is present, so SDPA never takes its
         # `is_causal` shortcut, whose diagonal would be misaligned by the prefix columns.
-        attention_mask = _widen_mask(
-            attention_mask, visible, batch, query_len, key_len, self._is_causal(site, module, query_len, kwargs)
-        )
+        causal = self._is_causal(site, module, query_len, kwargs)
+        attention_mask = _widen_mask(attention_mask, visible, batch, query_len, key_len, causal, query.dtype)
         if kwargs.get("position_bias") is not None:
             # Relative-position models (T5): virtual tokens carry no position, so zero bias.
             bias = kwargs["position_bias"]
@@ -116,12 +115,14 @@ def expand_batch(tensor: torch.Tensor, batch: int) -> torch.Tensor:
     return tensor.repeat_interleave(batch // tensor.shape[0], dim=0)
 
 
-def _widen_mask(mask, visible, batch, query_len, key_len, causal):
+def _widen_mask(mask, visible, batch, query_len, key_len, causal, dtype):
     """Prepend the prefix columns to a (B, 1|H, T, S) mask; build the real-token part if absent."""
     if mask is None:
-        mask = torch.ones(query_len, key_len, dtype=torch.bool, device=visible.device)
+        allowed = torch.ones(query_len, key_len, dtype=torch.bool, device=visible.device)
         if causal:
-            mask = mask.tril(diagonal=key_len - query_len)
+            allowed = allowed.tril(diagonal=key_len - query_len)
+        # Additive, as eager attention functions (T5's) add the mask to the scores; SDPA takes it too.
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=visible.device).masked_fill(~allowed, torch.finfo(dtype).min)
         mask = mask[None, None]
     heads = mask.shape[1]
     prefix_cols = visible.expand(batch, heads, query_len, visible.shape[-1])

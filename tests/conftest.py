@@ -69,3 +69,20 @@ def right_padded_batch(batch: int = 3, length: int = 7, seed: int = 1):
 @pytest.fixture
 def tiny():
     return tiny_model
+
+
+def saved_tiny_lm(folder):
+    """A tiny Llama with the embedded MiniLM tokenizer (EOS set), saved as a folder to load by path."""
+    from transformers import AutoTokenizer
+
+    from prefixes.base_models import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    tokenizer.eos_token = "[SEP]"  # the causal format needs an end-of-text token
+    torch.manual_seed(0)
+    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0,
+                         eos_token_id=tokenizer.eos_token_id)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -108,7 +108,7 @@ def test_an_overlong_request_is_refused_before_any_generation(tokenizer, tmp_pat
     wrapper = PrefixTuningModel.from_model(base, PrefixConfig(prefix_length=2, prefix_dropout=0.0), tokenizer=tokenizer)
     bundle = MultiTaskModel.from_artifacts({"echo": saved(wrapper, 0, tmp_path / "echo")}, base_model=base, tokenizer=tokenizer)
     calls = []
-    bundle.generate = lambda *args, **kwargs: calls.append(1)  # type: ignore[method-assign]
+    bundle.model.generate = lambda *args, **kwargs: calls.append(1)  # type: ignore[method-assign]
     requests = [{"task": "echo", "text": "hi"}] * 40 + [{"task": "echo", "text": "word " * 40}]
     with pytest.raises(BundleError, match=r"^request 41 takes \d+ tokens"):
         bundle.predict(requests, max_new_tokens=5, batch_size=8)

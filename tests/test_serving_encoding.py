@@ -50,7 +50,7 @@ def test_predict_builds_the_causal_formats_prompt_ids(tmp_path, monkeypatch):
     manifest = manifest.model_copy(update={"members": [manifest.members[0].model_copy(update={"template": template})]})
     bundle = MultiTaskModel.from_bundle(write_manifest(tmp_path / "manifest.json", manifest), base_model=base,
                                         tokenizer=tokenizer)
-    calls = _captured(monkeypatch, bundle.model.base_model, "generate")
+    calls = _captured(monkeypatch, bundle.model, "generate")
     bundle.predict([{"task": "qa", "text": text} for text in TEXTS], max_new_tokens=2)
     fmt = CausalGenerationFormat(tokenizer, max_length=64, template=template)
     expected = [row["input_ids"] for row in fmt.encode_prompts([Example(text=text) for text in TEXTS])]

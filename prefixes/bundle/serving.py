@@ -15,6 +15,7 @@ from prefixes.bundle.manifest import BundleError
 from prefixes.data.example import Example
 from prefixes.data.formats import classification_inputs, collate
 from prefixes.data.generation import prompt_ids
+from prefixes.generate import generate_batched
 from prefixes.strict import StrictModel
 
 CLASSIFICATION = "text_classification"
@@ -88,16 +89,10 @@ def _check_prompt_lengths(bundle, requests: list[PredictRequest], max_new_tokens
 
 def _predict_texts(bundle, tasks: list[str], texts: list[str], max_new_tokens: int) -> list[dict]:
     tokenizer = bundle.model.tokenizer
-    decoder_only = not bundle.model.base_model.config.is_encoder_decoder
-    prompts = generation_prompts(bundle, tasks, texts)
-    features = [{"input_ids": ids, "attention_mask": [1] * len(ids)} for ids in prompts]
-    encoded = {key: value.to(bundle.device())
-               for key, value in collate(features, tokenizer.pad_token_id, padding_side="left").items()}
-    output = bundle.generate(tasks, **encoded, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-    # Decoder-only models return prompt + new tokens; only the new ones are the answer.
-    new_tokens = output[:, encoded["input_ids"].shape[1] :] if decoder_only else output
-    return [{"prediction": text.strip()} for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    answers = generate_batched(bundle.model, generation_prompts(bundle, tasks, texts), pad_token_id=tokenizer.pad_token_id,
+                               batch_size=len(texts), task_ids=bundle.task_ids(tasks).tolist(),
+                               max_new_tokens=max_new_tokens, do_sample=False)
+    return [{"prediction": text.strip()} for text in tokenizer.batch_decode(answers, skip_special_tokens=True)]
 
 
 def input_room(bundle, reserved: int) -> int:

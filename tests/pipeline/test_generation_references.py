@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sacrebleu
 import torch
 
-from pipeline.evaluate import _generation_scores
+from pipeline.evaluate import score_test_generations
 from pipeline.params import load_params
 from prefixes.base_models import load_tokenizer
-from prefixes.data import Example, references_by_source
+from prefixes.data import Example
 
 REPO = Path(__file__).resolve().parents[2]
 REPLY = "by the river there is an inn"
@@ -23,11 +24,15 @@ class _FixedReply:
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
         self.prompts = 0
+        # what the batched generation path reads off a model: a decoder-only base with an EOS id
+        self.base_model = torch.nn.Linear(1, 1)
+        self.base_model.config = SimpleNamespace(is_encoder_decoder=False)
+        self.base_model.generation_config = SimpleNamespace(eos_token_id=tokenizer.eos_token_id)
 
     def generate(self, input_ids, **settings):
-        self.prompts += 1
+        self.prompts += len(input_ids)
         reply = self.tokenizer(REPLY, add_special_tokens=False, return_tensors="pt")["input_ids"]
-        return torch.cat([input_ids, reply], dim=1)
+        return torch.cat([input_ids, reply.expand(len(input_ids), -1)], dim=1)
 
 
 def test_a_reply_matching_any_reference_of_its_source_scores_as_a_match():
@@ -35,10 +40,7 @@ def test_a_reply_matching_any_reference_of_its_source_scores_as_a_match():
     model = _FixedReply(load_tokenizer("smollm2"))
     test = [Example("inn?", target="the inn lies by the river"), Example("inn?", target=REPLY),
             Example("pub?", target="a cheap pub")]
-    sources = references_by_source(test)
-
-    scores = _generation_scores(params, params.tasks["chitchat"], model, [s.example for s in sources],
-                                [s.references for s in sources])
+    scores = score_test_generations(params, params.tasks["chitchat"], model, test)
 
     assert model.prompts == scores["generated_examples"] == 2  # one generation per source
     # ROUGE-L: 1 against the second reference of "inn?", 0 against "a cheap pub".

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import torch
 from pydantic import BaseModel
 from torch import nn
 from transformers import PreTrainedModel
@@ -52,6 +53,11 @@ class FullFinetuneModel(nn.Module):
 
     def forward(self, **batch):
         return self.model(**batch)
+
+    @torch.no_grad()
+    def generate(self, **kwargs):
+        """transformers generation with the trained model (LoRA: through PEFT's model)."""
+        return cast(Any, self.model).generate(**kwargs)
 
     def gradient_checkpointing_enable(self) -> None:
         self.base_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

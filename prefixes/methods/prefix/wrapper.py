@@ -9,6 +9,7 @@ import torch
 from prefixes.artifact.schema import ArtifactConfig
 from prefixes.inject import build_state
 from prefixes.inject_attach import prefixes_attached
+from prefixes.inject_generate import generate_with_prefilled_cache, takes_prefilled_cache
 from prefixes.inject_trace import discover_layout, probe_inputs, record_attention
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.prefix.config import PrefixConfig
@@ -142,9 +143,16 @@ class PrefixTuningModel(AdaptedModel):
             return self.base_model(**batch)
 
     @torch.no_grad()
-    def generate(self, task_ids: torch.Tensor | None = None, **kwargs):
-        """``transformers`` generation (greedy, sampling, beam search) with the KV cache."""
+    def generate(self, task_ids: torch.Tensor | None = None, *, prefix_in_cache: bool = True, **kwargs):
+        """``transformers`` generation (greedy, sampling, beam search) with the KV cache.
+
+        Where the model allows (``prefixes.inject_generate``), the prefix is written into the cache
+        once before decoding; otherwise, or with ``prefix_in_cache=False`` (the same tokens, for
+        comparison), every attention call prepends it.
+        """
         state, offsets = self._state(task_ids)
+        if prefix_in_cache and takes_prefilled_cache(self.base_model, self.attachment, kwargs):
+            return generate_with_prefilled_cache(self.base_model, state, kwargs)
         with self._attached(state, offsets):
             return cast("GenerationMixin", self.base_model).generate(**kwargs)
 

@@ -1,5 +1,8 @@
 """The multi-task-bundle stage: one bundle per (base model, method) of every task's prefix.
 
+Bundles serve classification (single texts and pairs) and generation; extractive QA and multiple
+choice tasks are left out, each with a line on stderr saying so.
+
 Members that the publish stage filed in the registry are pinned to that version (a fresh clone
 serves them: the registry is in git); the others, such as an experiment's, point at the run's
 artifact folder.
@@ -14,8 +17,9 @@ import click
 
 from pipeline.common import load_or_exit, params_option
 from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
-from pipeline.params import Params
+from pipeline.params import TASK_TYPE_BY_FORMAT, Params
 from prefixes.bundle import RegistryRef, build_manifest, write_manifest
+from prefixes.bundle.members import SERVED_TASK_TYPES
 
 
 @click.command("multi-task-bundle")
@@ -29,9 +33,13 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
     """One bundle per (base model, method): every task's prefix over that frozen model."""
     params = load_or_exit(params_path)
     published = json.loads(published_path.read_text())
+    for task in left_out(params):
+        click.echo(f"bundles leave out {task}: a {params.tasks[task].format} task; bundles serve only "
+                   f"{list(SERVED_TASK_TYPES)} tasks, so load its run's artifact to serve it", err=True)
     for method in params.evaluated_methods:
         for model_key in params.models:
-            tasks = [task for task in params.task_names if params.tasks[task].model == model_key]
+            tasks = [task for task in params.task_names
+                     if params.tasks[task].model == model_key and task not in left_out(params)]
             if not tasks:
                 continue
             members = [_member(params, task, method, artifacts_dir, data_dir, published) for task in tasks]
@@ -44,6 +52,12 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
                          for member in manifest.members]
             write_manifest(bundle_dir / MANIFEST_NAME, manifest.model_copy(update={"members": templated}))
             click.echo(f"bundle {name}: {tasks}")
+
+
+def left_out(params: Params) -> list[str]:
+    """Tasks of the run whose kind a bundle does not serve (extractive QA, multiple choice)."""
+    return [task for task in params.task_names
+            if TASK_TYPE_BY_FORMAT[params.tasks[task].format] not in SERVED_TASK_TYPES]
 
 
 def _member(params: Params, task: str, method: str, artifacts_dir: Path, data_dir: Path, published: dict) -> tuple:

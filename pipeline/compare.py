@@ -23,6 +23,8 @@ from pipeline.report import (
 PLOTS_DIR = "plots"
 
 REPORT_FILES = ("compare.md", "compare.json", "compare.png")
+SECOND_METRICS = ("macro_f1", "bleu", "exact_match")
+"""The table's second column: classification's macro-F1, generation's BLEU, extractive QA's exact match."""
 
 
 @click.command("compare")
@@ -64,14 +66,14 @@ def markdown_table(rows: list[dict]) -> str:
     """Runs and reference rows; a run no better than its reference is flagged."""
     references = _references(rows)
     lines = [
-        "| task | method | test metric | macro-F1 / BLEU | trainable params | % of base | artifact | train time | peak memory |",
+        "| task | method | test metric | macro-F1 / BLEU / EM | trainable params | % of base | artifact | train time | peak memory |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         metric = f"{row['metric']} {row['value']:.4g}"
         if at_or_below_reference(row, references.get(row["task"])):
             metric += f" (**at or below {references[row['task']]['method']}**)"
-        second = row.get("macro_f1") if row.get("macro_f1") is not None else row.get("bleu")
+        second = next((row[name] for name in SECOND_METRICS if row.get(name) is not None), None)
         second_text = f"{second:.4g}" if second is not None else ""
         if row["method"] in (MAJORITY, UNTUNED):
             lines.append(f"| {row['task']} | *{row['method']}* | {metric} | {second_text} | 0 | 0% | | | |")

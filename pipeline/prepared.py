@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import cast
 
 from pipeline.layout import PREPARED_SUMMARY, SPLITS, split_file
-from pipeline.params import TaskConfig
+from pipeline.params import LABELLED_FORMATS, TaskConfig
 from prefixes.data.sources import load_source
 from prefixes.data.splits import fingerprint, load_examples, save_examples, split_examples
 
 
 def prepare_task(task: TaskConfig, *, seed: int, output_dir: str | Path) -> dict:
-    """Write the task's splits and a summary with fingerprints (and label names for classification)."""
+    """Write the task's splits and a summary with fingerprints (and label or choice names where the format has them)."""
     examples = load_source(task.source, columns=task.columns)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
@@ -27,7 +27,7 @@ def prepare_task(task: TaskConfig, *, seed: int, output_dir: str | Path) -> dict
         summary["fingerprints"][name] = fingerprint(splits[name])
         summary["counts"][name] = len(splits[name])
     summary["fingerprint"] = fingerprint(splits["train"] + splits["eval"] + splits["test"])
-    if task.format == "classification":
+    if task.format in LABELLED_FORMATS:  # read off the whole source: a small split may miss a label
         summary["label_names"] = sorted({example.label for example in examples})
     (output_dir / PREPARED_SUMMARY).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary

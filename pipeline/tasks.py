@@ -10,6 +10,7 @@ from prefixes.data.formats import (
     CausalGenerationFormat,
     ClassificationFormat,
     ExtractiveQAFormat,
+    MultipleChoiceFormat,
     Seq2SeqGenerationFormat,
 )
 from prefixes.methods.registry import get_method
@@ -36,6 +37,8 @@ def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):
     """The tokenising format of a task."""
     if task.format == "classification":
         return ClassificationFormat(tokenizer, cast(list[str], label_names), task.max_length)
+    if task.format == "multiple_choice":  # label_names name the choices, in order
+        return MultipleChoiceFormat(tokenizer, cast(list[str], label_names), task.max_length)
     if task.format == "extractive_qa":
         return ExtractiveQAFormat(tokenizer, task.max_length)
     generation = CausalGenerationFormat if task.format == "causal_generation" else Seq2SeqGenerationFormat

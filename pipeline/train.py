@@ -27,6 +27,7 @@ from pipeline.evaluate import split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
+from pipeline.scoring import task_scores
 from pipeline.tasks import build_model, encode_splits
 from prefixes.checkpoint import checkpoint_run, find_checkpoint
 from prefixes.methods.registry import get_method, method_names
@@ -102,8 +103,9 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     }
     write_json(output_dir / TRAIN_SUMMARY, run_summary)
     if test_outputs is not None:
-        test = split_metrics(model, encoded["test"], label_names, model.task_type,
-                             pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
+        batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
+        test = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
+        test.update(task_scores(task, model, splits["test"], **batching))
         metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
         write_json(test_outputs[0], metrics)
         write_json(test_outputs[1], details)

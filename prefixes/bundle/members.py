@@ -18,6 +18,10 @@ from prefixes.registry import Entry, Registry, RegistryError
 
 CLASSIFICATION = "text_classification"
 GENERATION = ("text_generation", "seq2seq_generation")
+SERVED_TASK_TYPES = (CLASSIFICATION, *GENERATION)
+"""What a bundle serves: a routed linear head or the base model's own LM head. Extractive QA and
+multiple choice would need their own request encoding and answer decoding; they are served by
+loading the run's artifact (`prefixes.model.load_adapter`)."""
 
 
 def build_manifest(
@@ -118,9 +122,9 @@ def check_members(members: list[BundleMember], configs: list[ArtifactConfig]) ->
             "prompts the input, so one batch cannot mix them: bundle them separately"
         )
     kinds = _grouped(tasks, [config.task_type for config in configs])
-    unsupported = sorted(set(kinds) - {CLASSIFICATION, *GENERATION})
+    unsupported = sorted(set(kinds) - set(SERVED_TASK_TYPES))
     if unsupported:
-        raise BundleError(f"bundles serve {CLASSIFICATION} and {list(GENERATION)} tasks; got {kinds}")
+        raise BundleError(f"bundles serve {list(SERVED_TASK_TYPES)} tasks; got {kinds}")
     if len(kinds) > 1:
         raise BundleError(
             f"tasks of different kinds cannot share one base model, whose head class differs between them: {kinds}. "

@@ -25,6 +25,8 @@ class PredictRequest(StrictModel):
 
     task: str
     text: str
+    text_pair: str | None = None
+    """Pair classification (NLI): the second text, e.g. the hypothesis to the premise in ``text``."""
 
 
 def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tokens: int, batch_size: int) -> list[dict]:
@@ -34,24 +36,37 @@ def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tok
     parsed = [PredictRequest.model_validate(request) for request in requests]
     bundle.task_ids([request.task for request in parsed])  # every task is checked before any work
     if bundle.task_type != CLASSIFICATION:  # and every prompt's length: no work is done to be lost
+        _check_no_pairs(parsed)
         _check_prompt_lengths(bundle, parsed, max_new_tokens)
     answers = []
     for start in range(0, len(parsed), batch_size):
         chunk = parsed[start : start + batch_size]
         tasks, texts = [r.task for r in chunk], [r.text for r in chunk]
         if bundle.task_type == CLASSIFICATION:
-            outputs = _predict_labels(bundle, tasks, texts)
+            outputs = _predict_labels(bundle, tasks, [Example(text=r.text, text_pair=r.text_pair) for r in chunk])
         else:
             outputs = _predict_texts(bundle, tasks, texts, max_new_tokens)
-        answers += [{"task": task, "text": text, **output} for task, text, output in zip(tasks, texts, outputs)]
+        answers += [request.model_dump(exclude_none=True) | output for request, output in zip(chunk, outputs)]
     return answers
 
 
-def classification_batch(bundle, texts: list[str]) -> dict[str, torch.Tensor]:
-    """The batch the classification format builds for ``texts`` (truncated to the room left)."""
-    features, _ = classification_inputs(bundle.model.tokenizer, [Example(text=text) for text in texts],
-                                        input_room(bundle, 0))
+def classification_batch(bundle, examples: list[Example]) -> dict[str, torch.Tensor]:
+    """The batch the classification format builds for ``examples``, single texts and pairs mixed
+    (each truncated to the room left, a pair's longest text first)."""
+    room = input_room(bundle, 0)
+    features = [classification_inputs(bundle.model.tokenizer, [example], room)[0][0] for example in examples]
+    if any("token_type_ids" in feature for feature in features):
+        # A single text is all segment 0: the ids a BERT-style model assumes when given none.
+        for feature in features:
+            feature.setdefault("token_type_ids", [0] * len(feature["input_ids"]))
     return collate(features, pad_token_id=bundle.model.tokenizer.pad_token_id)
+
+
+def _check_no_pairs(requests: list[PredictRequest]) -> None:
+    for number, request in enumerate(requests, start=1):
+        if request.text_pair is not None:
+            raise BundleError(f"request {number} (task {request.task!r}) gives a text_pair: only pair "
+                              "classification tasks take one; send the prompt in 'text' alone")
 
 
 def generation_prompts(bundle, tasks: list[str], texts: list[str]) -> list[list[int]]:
@@ -63,8 +78,8 @@ def generation_prompts(bundle, tasks: list[str], texts: list[str]) -> list[list[
     ]
 
 
-def _predict_labels(bundle, tasks: list[str], texts: list[str]) -> list[dict]:
-    batch = {key: value.to(bundle.device()) for key, value in classification_batch(bundle, texts).items()}
+def _predict_labels(bundle, tasks: list[str], examples: list[Example]) -> list[dict]:
+    batch = {key: value.to(bundle.device()) for key, value in classification_batch(bundle, examples).items()}
     answers = []
     for task, logits in zip(tasks, bundle.classify(tasks, **batch)):
         index = int(logits.argmax())

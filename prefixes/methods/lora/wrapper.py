@@ -16,7 +16,6 @@ _PEFT_TASK_TYPES = {
     "text_generation": "CAUSAL_LM",
     "text_classification": "SEQ_CLS",
     "seq2seq_generation": "SEQ_2_SEQ_LM",
-    "token_classification": "TOKEN_CLS",
     "question_answering": "QUESTION_ANS",
 }
 

@@ -101,7 +101,7 @@ class PromptTuningModel(AdaptedModel):
         prompt_len = embeds.shape[1] - (input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1])
         if not self.base_model.config.is_encoder_decoder:
             if labels is not None and labels.dim() == 2 and labels.shape[1] + prompt_len == embeds.shape[1]:
-                # Token-aligned labels (causal LM, token classification): no loss on the prompt.
+                # Token-aligned labels (causal LM): no loss on the prompt.
                 labels = nn.functional.pad(labels, (prompt_len, 0), value=-100)
             if batch.get("token_type_ids") is not None:
                 batch["token_type_ids"] = nn.functional.pad(batch["token_type_ids"], (prompt_len, 0))

@@ -1,0 +1,106 @@
+"""NLI, extractive QA and multiple choice through prepare -> train -> evaluate -> compare, in process,
+on the vendored corpora and a tiny random encoder that reads with MiniLM's tokenizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from pipeline.bundle import left_out
+from pipeline.evaluate import evaluate_run
+from pipeline.params import Params
+from pipeline.prepared import prepare_task
+from pipeline.report import RunDirs, collect_rows
+from pipeline.train import train_run
+from prefixes.base_models import resolve_model_path
+
+TASKS = {
+    "snli": {"source": "snli", "format": "classification", "model": "tiny", "max_length": 48,
+             "max_examples": {"train": 12, "eval": 4, "test": 6}},
+    "xquad": {"source": "xquad_en", "format": "extractive_qa", "model": "tiny", "max_length": 96,
+              "max_examples": {"train": 12, "eval": 4, "test": 6}},
+    "commonsense_qa": {"source": "commonsense_qa", "format": "multiple_choice", "model": "tiny", "max_length": 32,
+                       "max_examples": {"train": 12, "eval": 4, "test": 6}},
+}
+HEADLINE = {"snli": {"accuracy", "macro_f1", "loss"}, "xquad": {"exact_match", "f1", "loss"},
+            "commonsense_qa": {"accuracy", "loss"}}
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A 2-layer random BERT with MiniLM's vocabulary, saved with MiniLM's tokenizer."""
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=160)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _params(encoder: Path, method: str) -> Params:
+    return Params.model_validate({
+        "seed": 3, "models": {"tiny": str(encoder)}, "tasks": TASKS, "task_names": list(TASKS),
+        "prefix_methods": [method] if method != "prompt" else [], "prompt_methods": ["prompt"] if method == "prompt" else [],
+        "evaluated_methods": [method],
+        "methods": {"prefix": {"config": {"prefix_length": 3, "prefix_hidden_size": 16}},
+                    "prompt": {"config": {"num_virtual_tokens": 3}}},
+        "training": {"max_steps": 3, "batch_size": 4, "eval_batch_size": 4, "log_every": 1},
+    })
+
+
+def _run_everything(params: Params, root: Path, method: str) -> dict[str, dict]:
+    results = {}
+    for task in params.task_names:
+        data, run = root / "data" / task, root / "artifacts" / task / method
+        prepare_task(params.tasks[task], seed=params.seed, output_dir=data)
+        train_run(params, task, method, data, run)
+        test = evaluate_run(params, task, run / "best", data)
+        metrics = {k: v for k, v in test.items() if isinstance(v, float)}
+        (root / "metrics" / task).mkdir(parents=True, exist_ok=True)
+        (root / "metrics" / task / f"{method}.json").write_text(json.dumps(metrics))
+        (root / "evaluations" / task).mkdir(parents=True, exist_ok=True)
+        (root / "evaluations" / task / f"{method}.json").write_text(json.dumps(test))
+        results[task] = test
+    return results
+
+
+@pytest.mark.parametrize("method", ["prefix", "prompt"])
+def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_encoder, tmp_path, method):
+    params = _params(tiny_encoder, method)
+    results = _run_everything(params, tmp_path, method)
+
+    for task, keys in HEADLINE.items():
+        assert keys <= set(results[task]), (task, sorted(results[task]))
+        assert results[task]["examples"] == 6
+    assert json.loads((tmp_path / "data" / "commonsense_qa" / "data.json").read_text())["label_names"] == list("ABCDE")
+    assert json.loads((tmp_path / "data" / "snli" / "data.json").read_text())["label_names"] == [
+        "contradiction", "entailment", "neutral"]
+    assert 0 <= results["xquad"]["exact_match"] <= results["xquad"]["f1"] <= 100
+    rows = collect_rows(params, RunDirs(tmp_path / "artifacts", tmp_path / "metrics", tmp_path / "evaluations"),
+                        tmp_path / "data")
+    headline = {(row["task"], row["method"]): row["metric"] for row in rows}
+    assert headline == {("snli", method): "accuracy", ("snli", "majority"): "accuracy",
+                        ("xquad", method): "f1",
+                        ("commonsense_qa", method): "accuracy", ("commonsense_qa", "majority"): "accuracy"}
+    assert left_out(params) == ["xquad", "commonsense_qa"]
+
+
+def test_seed_profile_is_valid_and_runs_one_task_of_every_kind():
+    root = Path(__file__).parents[2]
+    from pipeline.params import load_params
+
+    params = load_params(root / "params-seed.yaml")
+    formats = {params.tasks[task].format for task in params.task_names}
+    assert formats == {"classification", "extractive_qa", "multiple_choice", "causal_generation"}
+    sources = {params.tasks[task].source for task in params.task_names}
+    assert {"snli", "xquad_en", "commonsense_qa", "wmt21_de_en", "scitldr", "imdb", "bbc_news", "drug_reviews",
+            "chitchat"} == sources
+    default = yaml.safe_load((root / "params.yaml").read_text())
+    assert set(default["task_names"]) <= set(params.task_names)

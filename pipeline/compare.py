@@ -66,7 +66,8 @@ def markdown_table(rows: list[dict]) -> str:
     """Runs and reference rows; a run no better than its reference is flagged."""
     references = _references(rows)
     lines = [
-        "| task | method | test metric | macro-F1 / BLEU / EM | trainable params | % of base | artifact | train time | peak memory |",
+        "| task | method | test metric | macro-F1 / BLEU / EM | trainable params | % of base | artifact | train time "
+        "| peak memory |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:

@@ -12,8 +12,10 @@ import yaml
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from pipeline.bundle import left_out
+from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
 from pipeline.params import Params
+from pipeline.plots import draw_task_curves
 from pipeline.prepared import prepare_task
 from pipeline.report import RunDirs, collect_rows
 from pipeline.train import train_run
@@ -90,6 +92,12 @@ def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_enco
                         ("xquad", method): "f1",
                         ("commonsense_qa", method): "accuracy", ("commonsense_qa", "majority"): "accuracy"}
     assert left_out(params) == ["xquad", "commonsense_qa"]
+    write_report(rows, tmp_path / "reports")
+    assert f"| xquad | {method} | f1 {results['xquad']['f1']:.4g} | {results['xquad']['exact_match']:.4g} |" in (
+        markdown_table(rows))
+    for task in params.task_names:
+        draw_task_curves(task, params.tasks[task].format, [method], tmp_path / "artifacts", tmp_path / f"{task}.png")
+        assert (tmp_path / f"{task}.png").stat().st_size > 1000
 
 
 def test_seed_profile_is_valid_and_runs_one_task_of_every_kind():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from pipeline.layout import split_file
 from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
 from prefixes.config import ModelConfig
 from prefixes.data.formats import (
@@ -65,6 +66,7 @@ def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[d
         )
     encoded, reports = {}, {}
     for name, examples in splits.items():
-        encoded[name], report = fmt.encode(examples)
+        # Bad data is reported by the prepared file and row it sits in.
+        encoded[name], report = fmt.encode(examples, origin=f"Prepared file {split_file(name)}")
         reports[name] = {"examples": report.total, "truncated": report.truncated, "max_length": report.max_length}
     return encoded, reports

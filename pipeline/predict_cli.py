@@ -23,8 +23,9 @@ from prefixes.bundle import MultiTaskModel, PredictRequest, read_manifest
 def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
     """Read {"task", "text"} JSON lines from stdin; write one prediction per line to stdout, in order.
 
-    A pair classification task (NLI) takes its second text too: {"task", "text", "text_pair"}.
-    Extractive QA and multiple choice tasks are not in bundles (the multi-task-bundle stage says so).
+    A pair classification task (NLI) takes its second text too: {"task", "text", "text_pair"}; an
+    extractive QA task the question in "text" and the context in "text_pair", and answers with the
+    span of the context it picks. Multiple choice tasks are not in bundles (the bundle stage says so).
 
     Every line is checked before the model loads, so bad input fails fast and writes nothing.
     """

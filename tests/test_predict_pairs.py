@@ -88,3 +88,41 @@ def test_a_text_pair_for_a_generation_task_is_refused_before_any_generation(toke
     requests = [{"task": "echo", "text": "hi"}, {"task": "echo", "text": "hi", "text_pair": "there"}]
     with pytest.raises(BundleError, match=r"^request 2 \(task 'echo'\) gives a text_pair"):
         bundle.predict(requests, max_new_tokens=3)
+
+
+QA_REQUESTS = [
+    {"task": "squad", "text": "Where does Bob live?", "text_pair": "Bob lives in Paris with his two cats."},
+    {"task": "trivia", "text": "Who wrote it?", "text_pair": "The novel was written by Jane Austen in 1813."},
+    {"task": "squad", "text": "What did she find?", "text_pair": "Under the old bridge she found a rusty key."},
+]
+
+
+def test_extractive_qa_requests_answer_with_the_span_each_task_alone_picks(tokenizer, tmp_path):
+    from prefixes.bundle.serving import input_room
+    from prefixes.data.qa import ExtractiveQAFormat
+    from prefixes.metrics import decode_answer
+
+    base = tmp_path / "base"
+    torch.manual_seed(0)
+    BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
+                         vocab_size=tokenizer.vocab_size)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    config = ModelConfig(model_name_or_path=str(base), task_type="question_answering")
+    artifacts = {task: saved(PrefixTuningModel.from_config(config, PrefixConfig(prefix_length=2 + 3 * seed,
+                                                                                 reparameterization=False)),
+                             seed, tmp_path / task)
+                 for seed, task in enumerate(("squad", "trivia"))}
+    bundle = MultiTaskModel.from_artifacts(artifacts)
+    answers = bundle.predict(QA_REQUESTS, batch_size=3)
+    assert [{k: a[k] for k in request} for a, request in zip(answers, QA_REQUESTS)] == QA_REQUESTS
+    fmt = ExtractiveQAFormat(tokenizer, input_room(bundle, 0))
+    for request, answer in zip(QA_REQUESTS, answers):
+        alone = load_adapter(artifacts[request["task"]]).eval()
+        features, offsets = fmt.inputs([Example(request["text"], text_pair=request["text_pair"])])
+        with torch.no_grad():
+            output = alone(**{key: torch.tensor([value]) for key, value in features[0].items()})
+        expected = decode_answer(output.start_logits[0].tolist(), output.end_logits[0].tolist(), offsets[0],
+                                 request["text_pair"])
+        assert answer["prediction"] == expected and expected and expected in request["text_pair"]
+    with pytest.raises(BundleError, match=r"^request 2 \(task 'trivia'\) has no text_pair"):
+        bundle.predict([QA_REQUESTS[0], {"task": "trivia", "text": "Who?"}])

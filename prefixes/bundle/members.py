@@ -18,10 +18,11 @@ from prefixes.registry import Entry, Registry, RegistryError
 
 CLASSIFICATION = "text_classification"
 GENERATION = ("text_generation", "seq2seq_generation")
-SERVED_TASK_TYPES = (CLASSIFICATION, *GENERATION)
-"""What a bundle serves: a routed linear head or the base model's own LM head. Extractive QA and
-multiple choice would need their own request encoding and answer decoding; they are served by
-loading the run's artifact (`prefixes.model.load_adapter`)."""
+QUESTION_ANSWERING = "question_answering"
+SERVED_TASK_TYPES = (CLASSIFICATION, QUESTION_ANSWERING, *GENERATION)
+"""What a bundle serves: a routed linear head (classification, extractive QA's span head) or the base
+model's own LM head. Multiple choice would need its own request shape (a question with its choices);
+it is served by loading the run's artifact (`prefixes.model.load_adapter`)."""
 
 
 def build_manifest(

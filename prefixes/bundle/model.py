@@ -96,7 +96,8 @@ class MultiTaskModel(nn.Module):
             # Adapters are named by position: task_ids index the bank, and task names may hold
             # characters (such as '.') that a module name cannot.
             model.load_adapter(directory, str(index))
-        heads = route_heads(model.base_model, configs[0].head, [tensors for _, tensors in artifacts]) if num_labels else []
+        # Generation members train no head (check_members); every other kind routes its own.
+        heads = route_heads(model.base_model, configs[0].head, [tensors for _, tensors in artifacts])
         labels = {member.task: member.labels for member in manifest.members}
         templates = {member.task: member.template for member in manifest.members}
         return cls(model, manifest.tasks, labels, num_labels, heads, templates)

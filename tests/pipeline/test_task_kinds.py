@@ -9,17 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from click.testing import CliRunner
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from pipeline.bundle import left_out
+from pipeline.bundle import bundle_groups, left_out, multi_task_bundle
 from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
 from pipeline.params import Params
 from pipeline.plots import draw_task_curves
+from pipeline.predict_cli import predict
 from pipeline.prepared import prepare_task
 from pipeline.report import RunDirs, collect_rows
 from pipeline.train import train_run
 from prefixes.base_models import resolve_model_path
+from prefixes.data.sources import load_source
 
 TASKS = {
     "snli": {"source": "snli", "format": "classification", "model": "tiny", "max_length": 48,
@@ -91,13 +94,40 @@ def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_enco
     assert headline == {("snli", method): "accuracy", ("snli", "majority"): "accuracy",
                         ("xquad", method): "f1",
                         ("commonsense_qa", method): "accuracy", ("commonsense_qa", "majority"): "accuracy"}
-    assert left_out(params) == ["xquad", "commonsense_qa"]
+    assert left_out(params) == ["commonsense_qa"]
+    assert bundle_groups(params) == [("tiny", "", ["snli"]), ("tiny", "-qa", ["xquad"])]
     write_report(rows, tmp_path / "reports")
     assert f"| xquad | {method} | f1 {results['xquad']['f1']:.4g} | {results['xquad']['exact_match']:.4g} |" in (
         markdown_table(rows))
+    _bundle_and_predict(params, tmp_path, method)
     for task in params.task_names:
         draw_task_curves(task, params.tasks[task].format, [method], tmp_path / "artifacts", tmp_path / f"{task}.png")
         assert (tmp_path / f"{task}.png").stat().st_size > 1000
+
+
+def _bundle_and_predict(params: Params, root: Path, method: str) -> None:
+    """The bundle stage leaves multiple choice out and serves NLI pairs and QA through `prefixes predict`."""
+    params_path = root / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params.model_dump(mode="json", exclude_unset=True)))
+    (root / "published.json").write_text("{}")
+    result = CliRunner().invoke(multi_task_bundle, [
+        "--params", str(params_path), "--artifacts-dir", str(root / "artifacts"), "--data-dir", str(root / "data"),
+        "--published", str(root / "published.json"), "--out", str(root / "bundles")])
+    assert result.exit_code == 0, result.output
+    assert "bundles leave out commonsense_qa: a multiple_choice task" in result.stderr
+    assert sorted(path.name for path in (root / "bundles").iterdir()) == [f"tiny-{method}", f"tiny-{method}-qa"]
+    question = load_source("xquad_en", limit=1)[0]
+    requests = {"qa": {"task": "xquad", "text": question.text, "text_pair": question.text_pair},
+                "": {"task": "snli", "text": "A dog runs.", "text_pair": "An animal moves."}}
+    for suffix, request in requests.items():
+        manifest = root / "bundles" / (f"tiny-{method}-{suffix}" if suffix else f"tiny-{method}") / "manifest.json"
+        answered = CliRunner().invoke(predict, ["--bundle", str(manifest)], input=json.dumps(request) + "\n")
+        assert answered.exit_code == 0, answered.output
+        answer = json.loads(answered.stdout)
+        if suffix:
+            assert answer["prediction"] in str(question.text_pair)
+        else:
+            assert answer["prediction"] in ("contradiction", "entailment", "neutral")
 
 
 def test_seed_profile_is_valid_and_runs_one_task_of_every_kind():

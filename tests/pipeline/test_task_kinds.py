@@ -23,6 +23,7 @@ from pipeline.report import RunDirs, collect_rows
 from pipeline.train import train_run
 from prefixes.base_models import resolve_model_path
 from prefixes.data.sources import load_source
+from prefixes.registry import Registry
 
 TASKS = {
     "snli": {"source": "snli", "format": "classification", "model": "tiny", "max_length": 48,
@@ -100,6 +101,12 @@ def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_enco
     assert f"| xquad | {method} | f1 {results['xquad']['f1']:.4g} | {results['xquad']['exact_match']:.4g} |" in (
         markdown_table(rows))
     _bundle_and_predict(params, tmp_path, method)
+    registry = Registry(tmp_path / "registry")
+    for task in params.task_names:  # filed and loaded back, each run scores exactly as before
+        entry = registry.publish(tmp_path / "artifacts" / task / method / "best", task=task, method=method)
+        again = evaluate_run(params, task, entry.path, tmp_path / "data" / task)
+        assert {k: v for k, v in again.items() if isinstance(v, float)} == {
+            k: v for k, v in results[task].items() if isinstance(v, float)}
     for task in params.task_names:
         draw_task_curves(task, params.tasks[task].format, [method], tmp_path / "artifacts", tmp_path / f"{task}.png")
         assert (tmp_path / f"{task}.png").stat().st_size > 1000
@@ -142,3 +149,16 @@ def test_seed_profile_is_valid_and_runs_one_task_of_every_kind():
             "chitchat"} == sources
     default = yaml.safe_load((root / "params.yaml").read_text())
     assert set(default["task_names"]) <= set(params.task_names)
+
+
+def test_baselines_report_the_headline_of_qa_and_multiple_choice(tiny_encoder, tmp_path):
+    params = _params(tiny_encoder, "prefix").model_copy(update={"task_names": ["xquad", "commonsense_qa"]})
+    for task, method in (("xquad", "lora"), ("commonsense_qa", "full_finetune")):
+        data, run = tmp_path / "data" / task, tmp_path / "artifacts" / task / method
+        prepare_task(params.tasks[task], seed=params.seed, output_dir=data)
+        outputs = (tmp_path / "metrics" / f"{task}-{method}.json", tmp_path / "details" / f"{task}-{method}.json")
+        train_run(params, task, method, data, run, test_outputs=outputs)
+        metrics = json.loads(outputs[0].read_text())
+        assert HEADLINE[task] <= set(metrics), (task, sorted(metrics))
+    with pytest.raises(ValueError, match="'multiple_choice': PEFT has no LoRA task type for it"):
+        train_run(params, "commonsense_qa", "lora", tmp_path / "data" / "commonsense_qa", tmp_path / "lora-mc")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from types import SimpleNamespace
 
@@ -64,3 +65,15 @@ def test_multiple_choice_label_outside_the_choice_names_names_the_prepared_file_
     test = [Example("Q?", choices=("a", "b", "c"), label="D")]
     with pytest.raises(DataError, match=r"Prepared file test.jsonl row 1 field 'label' holds 'D'"):
         encode_splits(_task("multiple_choice"), model, ["A", "B", "C"], {"test": test})
+
+
+@pytest.mark.parametrize("fmt", ["causal_generation", "seq2seq_generation"])
+def test_generation_example_without_a_target_names_the_prepared_file_and_row(model, fmt):
+    tokenizer = copy.deepcopy(model.tokenizer)
+    tokenizer.eos_token = "[SEP]"  # a causal target ends in EOS; MiniLM's tokenizer names none
+    model = SimpleNamespace(**{**vars(model), "tokenizer": tokenizer})
+    train = [Example("Guten Morgen", target="Good morning"), Example("Danke")]
+    with pytest.raises(DataError, match=r"Prepared file train.jsonl row 2 field 'target' is empty"):
+        encode_splits(_task(fmt), model, None, {"train": train})
+    encoded, reports = encode_splits(_task(fmt), model, None, {"train": train[:1]})
+    assert len(encoded["train"]) == 1 and reports["train"]["examples"] == 1

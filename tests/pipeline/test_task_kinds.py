@@ -10,12 +10,12 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaForCausalLM
 
 from pipeline.bundle import bundle_groups, left_out, multi_task_bundle
 from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
-from pipeline.params import Params
+from pipeline.params import EvaluateSettings, Params, TaskConfig
 from pipeline.plots import draw_task_curves
 from pipeline.predict_cli import predict
 from pipeline.prepared import prepare_task
@@ -162,3 +162,27 @@ def test_baselines_report_the_headline_of_qa_and_multiple_choice(tiny_encoder, t
         assert HEADLINE[task] <= set(metrics), (task, sorted(metrics))
     with pytest.raises(ValueError, match="'multiple_choice': PEFT has no LoRA task type for it"):
         train_run(params, "commonsense_qa", "lora", tmp_path / "data" / "commonsense_qa", tmp_path / "lora-mc")
+
+
+def test_translation_and_summarisation_as_templated_causal_generation(tmp_path):
+    """wmt and scitldr as the seed profile runs them, on a tiny random Llama with SmolLM2's tokenizer."""
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("smollm2"))
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2, intermediate_size=64)).save_pretrained(tmp_path / "llama")
+    tokenizer.save_pretrained(tmp_path / "llama")
+    seed = yaml.safe_load((Path(__file__).parents[2] / "params-seed.yaml").read_text())
+    tasks = {name: {**seed["tasks"][name], "model": "tiny", "max_examples": {"train": 4, "eval": 2, "test": 2}}
+             for name in ("wmt", "scitldr")}
+    params = _params(tmp_path / "llama", "prefix").model_copy(update={
+        "tasks": {name: TaskConfig.model_validate(task) for name, task in tasks.items()}, "task_names": list(tasks),
+        "evaluate": EvaluateSettings(generation_examples=2, max_new_tokens=3)})
+    results = _run_everything(params, tmp_path, "prefix")
+    for task in tasks:
+        assert {"bleu", "rouge_l", "perplexity", "base_perplexity"} <= set(results[task])
+        assert results[task]["generated_examples"] == 2
+        assert results[task]["sample_predictions"][0]["source"] == _prepared_test(tmp_path, task)[0]["text"]
+
+
+def _prepared_test(root: Path, task: str) -> list[dict]:
+    return [json.loads(line) for line in (root / "data" / task / "test.jsonl").read_text().splitlines()]

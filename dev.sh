@@ -44,7 +44,13 @@ case "${1:-}" in
     rm -rf "$dir" && git clone --quiet . "$dir" && cp tests/e2e/tiny_params.yaml "$dir/params.yaml"
     (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
     ;;
+  seed)  # one task of every kind (params-seed.yaml), in a clone of HEAD: about 60-75 minutes on 2 cores
+    install
+    dir="$(realpath -m "${2:-${TMPDIR:-/tmp}/prefixes-seed}")"
+    rm -rf "$dir" && git clone --quiet . "$dir" && cp params-seed.yaml "$dir/params.yaml"
+    (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
+    ;;
   test) install; python -m pytest "${@:2}" ;;
   bench) install; python bench/run_all.py "${@:2}" ;;
-  *) echo "usage: bash dev.sh install|repro|quickstart|test|bench [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash dev.sh install|repro|quickstart|seed|test|bench [args...]" >&2; exit 2 ;;
 esac

@@ -26,6 +26,8 @@ PLOTS_DIR = "plots"
 REPORT_FILES = ("compare.md", "compare.json", "compare.png")
 FULL_MODEL_PERCENT = 99.9
 """A run training at least this share of the base model's parameters is the full fine-tuning reference."""
+SECOND_METRICS = ("macro_f1", "bleu", "exact_match")
+"""The table's second column: classification's macro-F1, generation's BLEU, extractive QA's exact match."""
 
 
 @click.command("compare")
@@ -80,7 +82,7 @@ def markdown_table(rows: list[dict]) -> str:
     """Runs and reference rows; a run no better than its reference is flagged."""
     references, full_runs = _references(rows), _full_model_runs(rows)
     lines = [
-        "| task | method | test metric | of full FT | macro-F1 / BLEU | trainable params | % of base | artifact | "
+        "| task | method | test metric | of full FT | macro-F1 / BLEU / EM | trainable params | % of base | artifact | "
         "train time | peak memory |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -88,7 +90,7 @@ def markdown_table(rows: list[dict]) -> str:
         metric = f"{row['metric']} {row['value']:.4g}"
         if at_or_below_reference(row, references.get(row["task"])):
             metric += f" (**at or below {references[row['task']]['method']}**)"
-        second = row.get("macro_f1") if row.get("macro_f1") is not None else row.get("bleu")
+        second = next((row[name] for name in SECOND_METRICS if row.get(name) is not None), None)
         second_text = f"{second:.4g}" if second is not None else ""
         if row["method"] in (MAJORITY, UNTUNED):
             lines.append(f"| {row['task']} | *{row['method']}* | {metric} | | {second_text} | 0 | 0% | | | |")

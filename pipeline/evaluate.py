@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
+from pipeline.scoring import task_scores
 from pipeline.tasks import encode_splits, model_config, task_format
 from prefixes import metrics
 from prefixes.base_models import load_base_model
@@ -53,6 +54,7 @@ def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_
     batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
     results = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
     results["data_fingerprint"] = summary["fingerprint"]
+    results.update(task_scores(task, model, splits["test"], **batching))
     if task.format in GENERATION_FORMATS:
         base, _ = load_base_model(model_config(task, params.models[task.model], None))
         untuned = split_metrics(base.eval(), encoded["test"], None, model.task_type, **batching)

@@ -22,13 +22,16 @@ from prefixes.methods.registry import ArtifactKind
 from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.strict import StrictModel
 
-TaskFormat = Literal["classification", "causal_generation", "seq2seq_generation", "extractive_qa"]
+TaskFormat = Literal["classification", "causal_generation", "seq2seq_generation", "extractive_qa", "multiple_choice"]
 TASK_TYPE_BY_FORMAT: dict[str, TaskType] = {
     "classification": "text_classification",
     "causal_generation": "text_generation",
     "seq2seq_generation": "seq2seq_generation",
     "extractive_qa": "question_answering",
+    "multiple_choice": "multiple_choice",
 }
+LABELLED_FORMATS = ("classification", "multiple_choice")
+"""Formats whose prepared data records label names (class names, or the names of the choices)."""
 
 
 class TaskConfig(StrictModel):

@@ -12,7 +12,8 @@ from pathlib import Path
 from pipeline.layout import EVAL_LOG, TRAIN_LOG
 
 # The eval metric drawn per task format (lower is better for both generation metrics).
-EVAL_METRIC = {"classification": "eval_accuracy", "extractive_qa": "eval_loss", "causal_generation": "eval_loss",
+EVAL_METRIC = {"classification": "eval_accuracy", "multiple_choice": "eval_accuracy", "extractive_qa": "eval_loss",
+               "causal_generation": "eval_loss",
                "seq2seq_generation": "eval_loss"}
 
 

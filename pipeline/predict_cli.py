@@ -23,6 +23,10 @@ from prefixes.bundle import MultiTaskModel, PredictRequest, read_manifest
 def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
     """Read {"task", "text"} JSON lines from stdin; write one prediction per line to stdout, in order.
 
+    A pair classification task (NLI) takes its second text too: {"task", "text", "text_pair"}; an
+    extractive QA task the question in "text" and the context in "text_pair", and answers with the
+    span of the context it picks. Multiple choice tasks are not in bundles (the bundle stage says so).
+
     Every line is checked before the model loads, so bad input fails fast and writes nothing.
     """
     try:
@@ -52,7 +56,8 @@ def parse_requests(lines: Iterable[bytes | str], tasks: list[str]) -> list[Predi
             request = PredictRequest.model_validate_json(line)
         except ValidationError as error:
             problems = "; ".join(_describe(problem) for problem in error.errors())
-            raise click.ClickException(f'line {number}: {problems}; each line must be {{"task": ..., "text": ...}}') from None
+            raise click.ClickException(f'line {number}: {problems}; each line must be '
+                                       '{{"task": ..., "text": ...}}, with "text_pair": ... for a pair task') from None
         if request.task not in tasks:
             raise click.ClickException(f"line {number}: unknown task {request.task!r}; this bundle serves {tasks}")
         requests.append(request)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import cast
 
 from pipeline.layout import PREPARED_SUMMARY, SPLITS, split_file
-from pipeline.params import TaskConfig
+from pipeline.params import LABELLED_FORMATS, TaskConfig
 from prefixes.data.example import Example
 from prefixes.data.grouping import count_sources
 from prefixes.data.sources import load_source
@@ -15,13 +15,14 @@ from prefixes.data.splits import fingerprint, load_examples, save_examples, spli
 
 
 def split_task(task: TaskConfig, *, seed: int) -> tuple[dict[str, list[Example]], list[str] | None]:
-    """The task's splits (by source, see `split_examples`) and, for classification, its label names."""
+    """The task's splits (by source, see `split_examples`) and, where the format has them, its label
+    (or choice) names, read off the whole source: a small split may miss a label."""
     examples = load_source(task.source, columns=task.columns)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
         max_examples=cast("dict[str, int] | None", task.max_examples),
     )
-    labels = sorted({cast(str, example.label) for example in examples}) if task.format == "classification" else None
+    labels = sorted({str(example.label) for example in examples}) if task.format in LABELLED_FORMATS else None
     return splits, labels
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.layout import TRAIN_SUMMARY
-from pipeline.params import Params
+from pipeline.params import LABELLED_FORMATS, Params
 from pipeline.prepared import read_prepared
 from prefixes import metrics
 
 # The headline metric per task format: what the table shows and the plot's y axis.
-PRIMARY_METRIC = {"classification": "accuracy", "extractive_qa": "loss", "causal_generation": "perplexity",
-                  "seq2seq_generation": "perplexity"}
+PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "extractive_qa": "f1",
+                  "causal_generation": "perplexity", "seq2seq_generation": "perplexity"}
 LOWER_IS_BETTER = {"loss", "perplexity"}
 MAJORITY, UNTUNED = "majority", "untuned"
 
@@ -72,9 +72,13 @@ def _run_row(params: Params, task: str, method: str, run_dirs: RunDirs, fingerpr
             raise StaleRunError(f"{run}: its {name} was made on other data ({found[:12]}, prepared data is "
                                 f"{fingerprint[:12]}); run `dvc repro` to retrain it")
     metric = PRIMARY_METRIC[params.tasks[task].format]
+    if metric not in test:
+        raise StaleRunError(f"{run}: its test metrics hold no {metric!r}, the headline of a "
+                            f"{params.tasks[task].format} task; run `dvc repro` to evaluate it again")
     return {
         "task": task, "method": method, "metric": metric, "value": test[metric],
         "macro_f1": test.get("macro_f1"), "bleu": test.get("bleu"), "rouge_l": test.get("rouge_l"),
+        "exact_match": test.get("exact_match"),
         "trainable_parameters": summary["trainable_parameters"],
         "trainable_percent": 100 * summary["trainable_parameters"] / summary["base_parameters"],
         "artifact_bytes": summary["artifact_bytes"], "wall_time_s": summary["wall_time_s"],
@@ -84,8 +88,9 @@ def _run_row(params: Params, task: str, method: str, run_dirs: RunDirs, fingerpr
 
 
 def _reference_row(fmt: str, task: str, summary: dict, splits: dict, task_rows: list[dict]) -> dict | None:
-    """The majority class (read off the training split) or the untuned base model, on the test split."""
-    if fmt == "classification":
+    """The majority class or answer position (read off the training split) or the untuned base model,
+    on the test split; extractive QA has none."""
+    if fmt in LABELLED_FORMATS:
         labels = summary["label_names"]
         majority = Counter(example.label for example in splits["train"]).most_common(1)[0][0]
         expected = [labels.index(example.label) for example in splits["test"]]
@@ -111,7 +116,7 @@ def at_or_below_reference(row: dict, reference: dict | None) -> bool:
 
 def metrics_object(rows: list[dict]) -> dict[str, dict[str, float]]:
     """`"<task>/<method>" -> {metric: number}`: what `dvc metrics show` and `dvc exp show` read."""
-    numeric = ("macro_f1", "bleu", "rouge_l")
+    numeric = ("macro_f1", "bleu", "rouge_l", "exact_match")
     result = {}
     for row in rows:
         values = {row["metric"]: row["value"]} | {name: row[name] for name in numeric if row.get(name) is not None}

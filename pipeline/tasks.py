@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from pipeline.layout import split_file
 from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
 from prefixes.config import ModelConfig
 from prefixes.data.formats import (
     CausalGenerationFormat,
     ClassificationFormat,
     ExtractiveQAFormat,
+    MultipleChoiceFormat,
     Seq2SeqGenerationFormat,
 )
 from prefixes.methods.registry import get_method
@@ -36,6 +38,8 @@ def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):
     """The tokenising format of a task."""
     if task.format == "classification":
         return ClassificationFormat(tokenizer, cast(list[str], label_names), task.max_length)
+    if task.format == "multiple_choice":  # label_names name the choices, in order
+        return MultipleChoiceFormat(tokenizer, cast(list[str], label_names), task.max_length)
     if task.format == "extractive_qa":
         return ExtractiveQAFormat(tokenizer, task.max_length)
     generation = CausalGenerationFormat if task.format == "causal_generation" else Seq2SeqGenerationFormat
@@ -62,6 +66,7 @@ def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[d
         )
     encoded, reports = {}, {}
     for name, examples in splits.items():
-        encoded[name], report = fmt.encode(examples)
+        # Bad data is reported by the prepared file and row it sits in.
+        encoded[name], report = fmt.encode(examples, origin=f"Prepared file {split_file(name)}")
         reports[name] = {"examples": report.total, "truncated": report.truncated, "max_length": report.max_length}
     return encoded, reports

@@ -23,10 +23,11 @@ import torch
 import pipeline
 import prefixes
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
-from pipeline.evaluate import GENERATION_FORMATS, score_test_generations, split_metrics
+from pipeline.evaluate import split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
+from pipeline.scoring import task_scores
 from pipeline.tasks import build_model, encode_splits
 from prefixes.artifact.card import append_card_section
 from prefixes.checkpoint import checkpoint_run, find_checkpoint
@@ -102,10 +103,9 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     }
     test_metrics = None
     if test_outputs is not None:
-        test = split_metrics(model, encoded["test"], label_names, model.task_type,
-                             pad_id=model.tokenizer.pad_token_id, batch_size=params.training.eval_batch_size)
-        if task.format in GENERATION_FORMATS:  # generated-text metrics, as evaluate gives prefix methods
-            test.update(score_test_generations(params, task, model.eval(), splits["test"]))
+        batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
+        test = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
+        test.update(task_scores(task, model, splits["test"], **batching))
         test_metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
         write_json(test_outputs[0], test_metrics)
         write_json(test_outputs[1], details)

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoModelForCausalLM,
+    AutoModelForMultipleChoice,
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedModel,
 )
@@ -38,8 +38,8 @@ _AUTO_CLASS_BY_TASK = {
     "text_generation": AutoModelForCausalLM,
     "text_classification": AutoModelForSequenceClassification,
     "seq2seq_generation": AutoModelForSeq2SeqLM,
-    "token_classification": AutoModelForTokenClassification,
     "question_answering": AutoModelForQuestionAnswering,
+    "multiple_choice": AutoModelForMultipleChoice,
 }
 
 

@@ -18,14 +18,13 @@ TaskType = Literal[
     "text_generation",
     "text_classification",
     "seq2seq_generation",
-    "token_classification",
     "question_answering",
     "multiple_choice",
 ]
 
 # Task types whose model ends in a freshly initialised head that has to train with the prefix.
 HEAD_TASK_TYPES: frozenset[str] = frozenset(
-    {"text_classification", "token_classification", "question_answering", "multiple_choice"}
+    {"text_classification", "question_answering", "multiple_choice"}
 )
 
 
@@ -49,7 +48,7 @@ class ModelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _labels_match_task(self) -> ModelConfig:
-        needs_labels = self.task_type in ("text_classification", "token_classification")
+        needs_labels = self.task_type == "text_classification"
         if needs_labels and self.num_labels is None:
             raise ValueError(
                 f"num_labels is required when task_type is {self.task_type!r}: "

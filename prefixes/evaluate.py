@@ -14,6 +14,9 @@ from torch.nn import functional as F
 from accelerate import Accelerator
 from prefixes import metrics
 
+# One label per example, scored from (B, classes) logits: a multiple-choice head scores (B, choices).
+LABEL_TASK_TYPES = ("text_classification", "multiple_choice")
+
 
 def _per_example_loss(output, batch, task_type: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss and the number of loss terms, per example."""
@@ -24,7 +27,7 @@ def _per_example_loss(output, batch, task_type: str) -> tuple[torch.Tensor, torc
         ) / 2
         return loss, torch.ones_like(loss)
     labels = batch["labels"]
-    if task_type == "text_classification":
+    if task_type in LABEL_TASK_TYPES:
         return F.cross_entropy(output.logits, labels, reduction="none"), torch.ones_like(labels, dtype=torch.float)
     # Token-level tasks. Prompt tuning returns logits for the virtual tokens too: keep the real ones.
     logits = output.logits[:, -labels.shape[1]:]
@@ -36,14 +39,15 @@ def _per_example_loss(output, batch, task_type: str) -> tuple[torch.Tensor, torc
 
 @torch.no_grad()
 def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_labels: int | None = None) -> dict[str, float]:
-    """``eval_loss`` for every task; accuracy and macro-F1 for classification; perplexity for generation."""
+    """``eval_loss`` for every task; accuracy and macro-F1 for classification and multiple choice
+    (over answer positions); perplexity for generation."""
     was_training = model.training
     model.eval()
     losses, counts, predictions, references = [], [], [], []
     for batch in loader:
         output = model(**batch)
         loss, count = _per_example_loss(output, batch, task_type)
-        if task_type == "text_classification":
+        if task_type in LABEL_TASK_TYPES:
             gathered = accelerator.gather_for_metrics((loss, count, output.logits.argmax(-1), batch["labels"]))
             predictions.append(gathered[2].cpu())
             references.append(gathered[3].cpu())
@@ -54,7 +58,7 @@ def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_
     model.train(was_training)
     total_loss, total_count = torch.cat(losses).double().sum().item(), torch.cat(counts).double().sum().item()
     results = {"eval_loss": total_loss / total_count, "eval_examples": sum(len(c) for c in counts)}
-    if task_type == "text_classification":
+    if task_type in LABEL_TASK_TYPES:
         predicted, expected = torch.cat(predictions).tolist(), torch.cat(references).tolist()
         results["eval_accuracy"] = metrics.accuracy(predicted, expected)
         results["eval_macro_f1"] = metrics.macro_f1(predicted, expected, num_labels=num_labels)

@@ -129,15 +129,24 @@ def squad_scores_from_logits(
     """
     _check_pairs(start_logits, answers_list)
     _check_pairs(end_logits, answers_list)
-    predictions = []
-    for starts, ends, spans, context in zip(start_logits, end_logits, offsets, contexts):
-        best = best_span(starts, ends, spans, max_answer_length)
-        if best is None:
-            predictions.append("")
-        else:  # best_span picks context tokens only: both spans are set
-            first, last = cast(tuple[int, int], spans[best[0]]), cast(tuple[int, int], spans[best[1]])
-            predictions.append(context[first[0] : last[1]])
+    predictions = [
+        decode_answer(starts, ends, spans, context, max_answer_length)
+        for starts, ends, spans, context in zip(start_logits, end_logits, offsets, contexts)
+    ]
     return squad_scores(predictions, answers_list)
+
+
+def decode_answer(
+    start_logits: Sequence[float], end_logits: Sequence[float], offsets: Sequence[tuple[int, int] | None],
+    context: str, max_answer_length: int = 30,
+) -> str:
+    """The context text of the best span (`best_span`); "" when the encoding holds no context token."""
+    best = best_span(start_logits, end_logits, offsets, max_answer_length)
+    if best is None:
+        return ""
+    # best_span picks context tokens only: both spans are set.
+    first, last = cast(tuple[int, int], offsets[best[0]]), cast(tuple[int, int], offsets[best[1]])
+    return context[first[0] : last[1]]
 
 
 References = Sequence[str | Sequence[str]]

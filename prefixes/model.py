@@ -276,7 +276,7 @@ class AdaptedModel(nn.Module):
 def _model_config(config: ArtifactConfig) -> ModelConfig:
     """How to load the base model an artifact records."""
     identity = config.base_model
-    needs_labels = config.task_type in ("text_classification", "token_classification")
+    needs_labels = config.task_type == "text_classification"
     return ModelConfig(model_name_or_path=identity.name_or_path, task_type=cast(TaskType, config.task_type),
                        num_labels=identity.num_labels if needs_labels else None, revision=identity.revision,
                        label_names=config.label_names if needs_labels else None)

@@ -20,7 +20,6 @@ _TASK_BY_HEAD_CLASSES = {
     "text_generation": _head_class_names(auto_names.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
     "seq2seq_generation": _head_class_names(auto_names.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES),
     "text_classification": _head_class_names(auto_names.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES),
-    "token_classification": _head_class_names(auto_names.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES),
     "question_answering": _head_class_names(auto_names.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES),
     "multiple_choice": _head_class_names(auto_names.MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES),
 }

@@ -65,3 +65,25 @@ def test_prefix_changes_every_choice_score_and_per_example_adapters_follow_their
         other = model(**batch).logits
     torch.testing.assert_close(mixed[0], prefixed[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(mixed[1], other[1], atol=1e-4, rtol=0)
+
+
+def test_prompt_over_a_multiple_choice_head_trains_and_routes_prompts_of_different_lengths_per_example():
+    from prefixes import PromptConfig, PromptTuningModel
+
+    model = PromptTuningModel.from_model(_tiny_multiple_choice(), PromptConfig(num_virtual_tokens=2))
+    model.add_adapter("long", PromptConfig(num_virtual_tokens=5))
+    batch = _batch()
+    model.train()
+    output = model(**batch)
+    assert output.logits.shape == (2, 4)
+    output.loss.backward()
+    prompt = next(p for name, p in model.named_parameters() if p.requires_grad and "adapters" in name)
+    assert prompt.grad is not None and prompt.grad.abs().sum() > 0
+    batch.pop("labels")
+    model.eval()
+    with torch.no_grad():
+        mixed = model(task_ids=torch.tensor([1, 0]), **batch).logits
+        for row, task in enumerate([1, 0]):
+            model.active_adapter = model.adapter_names[task]
+            alone = model(**{key: value[row : row + 1] for key, value in batch.items()}).logits
+            torch.testing.assert_close(mixed[row], alone[0], atol=1e-5, rtol=0)

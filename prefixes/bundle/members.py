@@ -18,6 +18,11 @@ from prefixes.registry import Entry, Registry, RegistryError
 
 CLASSIFICATION = "text_classification"
 GENERATION = ("text_generation", "seq2seq_generation")
+QUESTION_ANSWERING = "question_answering"
+SERVED_TASK_TYPES = (CLASSIFICATION, QUESTION_ANSWERING, *GENERATION)
+"""What a bundle serves: a routed linear head (classification, extractive QA's span head) or the base
+model's own LM head. Multiple choice would need its own request shape (a question with its choices);
+it is served by loading the run's artifact (`prefixes.model.load_adapter`)."""
 
 
 def build_manifest(
@@ -118,9 +123,9 @@ def check_members(members: list[BundleMember], configs: list[ArtifactConfig]) ->
             "prompts the input, so one batch cannot mix them: bundle them separately"
         )
     kinds = _grouped(tasks, [config.task_type for config in configs])
-    unsupported = sorted(set(kinds) - {CLASSIFICATION, *GENERATION})
+    unsupported = sorted(set(kinds) - set(SERVED_TASK_TYPES))
     if unsupported:
-        raise BundleError(f"bundles serve {CLASSIFICATION} and {list(GENERATION)} tasks; got {kinds}")
+        raise BundleError(f"bundles serve {list(SERVED_TASK_TYPES)} tasks; got {kinds}")
     if len(kinds) > 1:
         raise BundleError(
             f"tasks of different kinds cannot share one base model, whose head class differs between them: {kinds}. "

@@ -96,7 +96,8 @@ class MultiTaskModel(nn.Module):
             # Adapters are named by position: task_ids index the bank, and task names may hold
             # characters (such as '.') that a module name cannot.
             model.load_adapter(directory, str(index))
-        heads = route_heads(model.base_model, configs[0].head, [tensors for _, tensors in artifacts]) if num_labels else []
+        # Generation members train no head (check_members); every other kind routes its own.
+        heads = route_heads(model.base_model, configs[0].head, [tensors for _, tensors in artifacts])
         labels = {member.task: member.labels for member in manifest.members}
         templates = {member.task: member.template for member in manifest.members}
         return cls(model, manifest.tasks, labels, num_labels, heads, templates)
@@ -148,9 +149,11 @@ class MultiTaskModel(nn.Module):
                 batch_size: int = 32) -> list[dict]:
         """Answer ``{"task", "text"}`` requests, in order, ``batch_size`` mixed-task requests per forward.
 
-        Each answer is ``{"task", "text", "prediction"}``: the generated text, or for classification
-        the label name (``LABEL_<i>`` when the bundle has no names) plus ``"label"``, its index.
-        Requests are encoded as the task's data format encodes training and evaluation examples.
+        Pair classification and extractive QA requests also give ``"text_pair"`` (the hypothesis; the
+        context). Each answer is the request plus ``"prediction"``: the generated text, the span of
+        the context, or for classification the label name (``LABEL_<i>`` when the bundle has no
+        names) plus ``"label"``, its index. Requests are encoded as the task's data format encodes
+        training and evaluation examples.
         """
         return predict(self, requests, max_new_tokens=max_new_tokens, batch_size=batch_size)
 

@@ -1,8 +1,9 @@
 """Answering text requests with a MultiTaskModel, encoded exactly as training and evaluation encode.
 
-Classification requests go through the classification format's tokenisation, generation requests
-through the causal / seq2seq format's prompt construction (with the member's template), so a
-request sees the very token ids its task was trained and evaluated on.
+Classification requests (single texts and pairs) go through the classification format's
+tokenisation, extractive QA requests (question in `text`, context in `text_pair`) through the QA
+format's, generation requests through the causal / seq2seq format's prompt construction (with the
+member's template), so a request sees the very token ids its task was trained and evaluated on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from prefixes.bundle.manifest import BundleError
 from prefixes.data.example import Example
 from prefixes.data.formats import classification_inputs, collate
 from prefixes.data.generation import prompt_ids
+from prefixes.data.qa import ExtractiveQAFormat
 from prefixes.generate import generate_batched
+from prefixes.metrics import decode_answer
 from prefixes.strict import StrictModel
 
 CLASSIFICATION = "text_classification"
+QUESTION_ANSWERING = "question_answering"
 
 
 class PredictRequest(StrictModel):
@@ -26,6 +30,9 @@ class PredictRequest(StrictModel):
 
     task: str
     text: str
+    text_pair: str | None = None
+    """Pair classification (NLI): the second text, e.g. the hypothesis to the premise in ``text``;
+    extractive QA: the context to answer the question in ``text`` from."""
 
 
 def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tokens: int, batch_size: int) -> list[dict]:
@@ -34,25 +41,43 @@ def predict(bundle, requests: Sequence[Mapping | PredictRequest], *, max_new_tok
         raise BundleError("predict needs the base model's tokenizer: pass tokenizer=... along with base_model")
     parsed = [PredictRequest.model_validate(request) for request in requests]
     bundle.task_ids([request.task for request in parsed])  # every task is checked before any work
-    if bundle.task_type != CLASSIFICATION:  # and every prompt's length: no work is done to be lost
+    if bundle.task_type == QUESTION_ANSWERING:
+        _check_contexts(parsed)
+    elif bundle.task_type != CLASSIFICATION:  # and every prompt's length: no work is done to be lost
+        _check_no_pairs(parsed)
         _check_prompt_lengths(bundle, parsed, max_new_tokens)
     answers = []
     for start in range(0, len(parsed), batch_size):
         chunk = parsed[start : start + batch_size]
         tasks, texts = [r.task for r in chunk], [r.text for r in chunk]
+        examples = [Example(text=r.text, text_pair=r.text_pair) for r in chunk]
         if bundle.task_type == CLASSIFICATION:
-            outputs = _predict_labels(bundle, tasks, texts)
+            outputs = _predict_labels(bundle, tasks, examples)
+        elif bundle.task_type == QUESTION_ANSWERING:
+            outputs = _predict_answers(bundle, tasks, examples)
         else:
             outputs = _predict_texts(bundle, tasks, texts, max_new_tokens)
-        answers += [{"task": task, "text": text, **output} for task, text, output in zip(tasks, texts, outputs)]
+        answers += [request.model_dump(exclude_none=True) | output for request, output in zip(chunk, outputs)]
     return answers
 
 
-def classification_batch(bundle, texts: list[str]) -> dict[str, torch.Tensor]:
-    """The batch the classification format builds for ``texts`` (truncated to the room left)."""
-    features, _ = classification_inputs(bundle.model.tokenizer, [Example(text=text) for text in texts],
-                                        input_room(bundle, 0))
+def classification_batch(bundle, examples: list[Example]) -> dict[str, torch.Tensor]:
+    """The batch the classification format builds for ``examples``, single texts and pairs mixed
+    (each truncated to the room left, a pair's longest text first)."""
+    room = input_room(bundle, 0)
+    features = [classification_inputs(bundle.model.tokenizer, [example], room)[0][0] for example in examples]
+    if any("token_type_ids" in feature for feature in features):
+        # A single text is all segment 0: the ids a BERT-style model assumes when given none.
+        for feature in features:
+            feature.setdefault("token_type_ids", [0] * len(feature["input_ids"]))
     return collate(features, pad_token_id=bundle.model.tokenizer.pad_token_id)
+
+
+def _check_no_pairs(requests: list[PredictRequest]) -> None:
+    for number, request in enumerate(requests, start=1):
+        if request.text_pair is not None:
+            raise BundleError(f"request {number} (task {request.task!r}) gives a text_pair: only pair "
+                              "classification tasks take one; send the prompt in 'text' alone")
 
 
 def generation_prompts(bundle, tasks: list[str], texts: list[str]) -> list[list[int]]:
@@ -64,8 +89,28 @@ def generation_prompts(bundle, tasks: list[str], texts: list[str]) -> list[list[
     ]
 
 
-def _predict_labels(bundle, tasks: list[str], texts: list[str]) -> list[dict]:
-    batch = {key: value.to(bundle.device()) for key, value in classification_batch(bundle, texts).items()}
+def _check_contexts(requests: list[PredictRequest]) -> None:
+    for number, request in enumerate(requests, start=1):
+        if request.text_pair is None:
+            raise BundleError(f"request {number} (task {request.task!r}) has no text_pair: an extractive QA "
+                              "request gives the question in 'text' and the context to answer from in 'text_pair'")
+
+
+def _predict_answers(bundle, tasks: list[str], examples: list[Example]) -> list[dict]:
+    """The context span each task's head picks, cut from the context by the tokens' character offsets."""
+    features, offsets = ExtractiveQAFormat(bundle.model.tokenizer, input_room(bundle, 0)).inputs(examples)
+    batch = {key: value.to(bundle.device())
+             for key, value in collate(features, pad_token_id=bundle.model.tokenizer.pad_token_id).items()}
+    with torch.no_grad():
+        output = bundle(tasks, **batch)
+    width = batch["input_ids"].shape[1]  # prompt tuning puts its virtual tokens first
+    starts, ends = output.start_logits[:, -width:].float().cpu(), output.end_logits[:, -width:].float().cpu()
+    return [{"prediction": decode_answer(s.tolist(), e.tolist(), spans, str(example.text_pair))}
+            for s, e, spans, example in zip(starts, ends, offsets, examples)]
+
+
+def _predict_labels(bundle, tasks: list[str], examples: list[Example]) -> list[dict]:
+    batch = {key: value.to(bundle.device()) for key, value in classification_batch(bundle, examples).items()}
     answers = []
     for task, logits in zip(tasks, bundle.classify(tasks, **batch)):
         index = int(logits.argmax())

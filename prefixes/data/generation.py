@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from prefixes.data.example import DataError, Example
+from prefixes.data.example import DataError, Example, row_name
 from prefixes.data.truncation import (
     IGNORE_INDEX,
     TruncationReport,
@@ -28,11 +28,11 @@ def _split_template(template: str) -> tuple[str, str]:
     return before, after
 
 
-def _targets(examples: list[Example]) -> list[str]:
+def _targets(examples: list[Example], origin: str | None) -> list[str]:
     for index, example in enumerate(examples):
         if example.target is None:
             raise DataError(
-                f"Example {index} field 'target' is empty: generation needs a target for every "
+                f"{row_name(origin, index)} field 'target' is empty: generation needs a target for every "
                 "training example (use encode_prompts() for source-only prompts)."
             )
     return [cast(str, example.target) for example in examples]
@@ -88,9 +88,12 @@ class CausalGenerationFormat:
                 f"max_target_length={max_target_length}. Raise max_length."
             )
 
-    def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
-        """input_ids = prompt + target + EOS; labels = -100 on the prompt, the target ids after."""
-        targets = self._token_ids(_targets(examples))
+    def encode(self, examples: list[Example], origin: str | None = None) -> tuple[list[dict], TruncationReport]:
+        """input_ids = prompt + target + EOS; labels = -100 on the prompt, the target ids after.
+
+        `origin` (e.g. the file the examples came from) is named in errors with the row number.
+        """
+        targets = self._token_ids(_targets(examples, origin))
         features, truncated = [], 0
         for parts, target in zip(self._prompt_parts(examples), targets):
             head, source, tail = parts
@@ -159,9 +162,9 @@ class Seq2SeqGenerationFormat:
         self.max_target_length = max_target_length or max_length
         self._before, self._after = _split_template(template)
 
-    def encode(self, examples: list[Example]) -> tuple[list[dict], TruncationReport]:
-        """input_ids/attention_mask for the source, labels for the target."""
-        targets = _targets(examples)
+    def encode(self, examples: list[Example], origin: str | None = None) -> tuple[list[dict], TruncationReport]:
+        """input_ids/attention_mask for the source, labels for the target (`origin` as in the causal format)."""
+        targets = _targets(examples, origin)
         features, truncated_sources = self._encode_sources(examples)
         target_lengths = [
             len(ids)

@@ -66,6 +66,20 @@ class ExtractiveQAFormat:
         report = TruncationReport(len(examples), truncated, self.max_length, answers_lost=lost)
         return features, report_truncation(report, "extractive QA")
 
+    def inputs(self, examples: list[Example]) -> tuple[list[dict], list[list[CharSpan | None]]]:
+        """Model inputs of questions with contexts and no answers (serving), tokenised as `encode`
+        tokenises them, with each encoding's `context_offsets`."""
+        for index, example in enumerate(examples):
+            if example.text_pair is None:
+                raise DataError(f"{row_name(None, index)} field 'text_pair' (the QA context) is empty: "
+                                "give the passage to answer from.")
+        questions = [example.text for example in examples]
+        self._check_question_room(questions, None)
+        encoded = self._tokenize(questions, [cast(str, example.text_pair) for example in examples])
+        features = [{"input_ids": ids, "attention_mask": mask}
+                    for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])]
+        return features, [_context_spans(encoded, index) for index in range(len(examples))]
+
     def context_offsets(self, examples: list[Example]) -> list[list[CharSpan | None]]:
         """Per example, per token of its encoding: the (start, end) characters it covers in the
         context, or None for question, special and cut-off tokens. Same tokenisation as `encode`."""

@@ -16,9 +16,15 @@ _PEFT_TASK_TYPES = {
     "text_generation": "CAUSAL_LM",
     "text_classification": "SEQ_CLS",
     "seq2seq_generation": "SEQ_2_SEQ_LM",
-    "token_classification": "TOKEN_CLS",
     "question_answering": "QUESTION_ANS",
 }
+
+
+def _span_heads(base: PreTrainedModel) -> list[str]:
+    """The QA head's linear layers: PEFT trains them whole (modules_to_save), so "all-linear" must not
+    also put LoRA on them, which PEFT refuses."""
+    backbone = base.base_model_prefix + "."
+    return [name for name, module in base.named_modules() if isinstance(module, nn.Linear) and not name.startswith(backbone)]
 
 
 class LoraModel(FullFinetuneModel):
@@ -26,8 +32,12 @@ class LoraModel(FullFinetuneModel):
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
         method_config = cast(LoraConfig, self.method_config)
+        if self.task_type not in _PEFT_TASK_TYPES:
+            raise ValueError(f"task_type {self.task_type!r}: PEFT has no LoRA task type for it (it serves "
+                             f"{sorted(_PEFT_TASK_TYPES)}); compare against full_finetune, or leave the task out")
         config = PeftLoraConfig(task_type=_PEFT_TASK_TYPES[self.task_type], r=method_config.r,
-                                lora_alpha=method_config.alpha, target_modules="all-linear")
+                                lora_alpha=method_config.alpha, target_modules="all-linear",
+                                exclude_modules=_span_heads(base) if self.task_type == "question_answering" else None)
         return get_peft_model(base, config)
 
     def num_base_parameters(self) -> int:

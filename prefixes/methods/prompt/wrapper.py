@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import cast
 
 import torch
@@ -96,12 +97,14 @@ class PromptTuningModel(AdaptedModel):
         return embeds, torch.cat([visible, attention_mask], dim=1), per_example, example_index is not None
 
     def forward(self, task_ids=None, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, **batch):
+        if input_ids is not None and input_ids.dim() == 3:
+            return self._forward_choices(task_ids, input_ids, attention_mask, labels, **batch)
         embeds, mask, lengths, mixed = self._prompted(task_ids, input_ids, attention_mask, inputs_embeds)
         # Prompt slots (the longest prompt) come first in every row of the batch.
         prompt_len = embeds.shape[1] - (input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1])
         if not self.base_model.config.is_encoder_decoder:
             if labels is not None and labels.dim() == 2 and labels.shape[1] + prompt_len == embeds.shape[1]:
-                # Token-aligned labels (causal LM, token classification): no loss on the prompt.
+                # Token-aligned labels (causal LM): no loss on the prompt.
                 labels = nn.functional.pad(labels, (prompt_len, 0), value=-100)
             if batch.get("token_type_ids") is not None:
                 batch["token_type_ids"] = nn.functional.pad(batch["token_type_ids"], (prompt_len, 0))
@@ -113,6 +116,23 @@ class PromptTuningModel(AdaptedModel):
             with prefixes_attached(self.base_model, None, torch.zeros_like(lengths)):
                 return self.base_model(inputs_embeds=embeds, attention_mask=mask, labels=labels, **batch)
         return self.base_model(inputs_embeds=embeds, attention_mask=mask, labels=labels, **batch)
+
+    def _forward_choices(self, task_ids, input_ids, attention_mask, labels, **batch):
+        """Multiple choice, (B, choices, T): every (question, choice) row gets its example's prompt,
+        and the head gets (B, choices, P + T) back to score the choices against each other."""
+        examples, choices, width = input_ids.shape
+        flat_mask = None if attention_mask is None else attention_mask.reshape(-1, width)
+        flat_ids = None if task_ids is None else torch.as_tensor(task_ids).repeat_interleave(choices)
+        embeds, mask, lengths, mixed = self._prompted(flat_ids, input_ids.reshape(-1, width), flat_mask, None)
+        prompt_len = embeds.shape[1] - width
+        if batch.get("token_type_ids") is not None:
+            segments = nn.functional.pad(batch["token_type_ids"].reshape(-1, width), (prompt_len, 0))
+            batch["token_type_ids"] = segments.view(examples, choices, -1)
+        # The head flattens back to (B * choices, P + T): the rows, and `lengths`, keep this order.
+        attached = prefixes_attached(self.base_model, None, torch.zeros_like(lengths)) if mixed else nullcontext()
+        with attached:
+            return self.base_model(inputs_embeds=embeds.view(examples, choices, *embeds.shape[1:]),
+                                   attention_mask=mask.view(examples, choices, -1), labels=labels, **batch)
 
     @torch.no_grad()
     def generate(self, task_ids=None, input_ids=None, attention_mask=None, **kwargs):

@@ -12,7 +12,7 @@ from transformers import PreTrainedModel
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.lora.config import LoraConfig
 
-_PEFT_TASK_TYPES = {
+PEFT_TASK_TYPES = {
     "text_generation": "CAUSAL_LM",
     "text_classification": "SEQ_CLS",
     "seq2seq_generation": "SEQ_2_SEQ_LM",
@@ -26,7 +26,7 @@ class LoraModel(FullFinetuneModel):
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
         method_config = cast(LoraConfig, self.method_config)
-        config = PeftLoraConfig(task_type=_PEFT_TASK_TYPES[self.task_type], r=method_config.r,
+        config = PeftLoraConfig(task_type=PEFT_TASK_TYPES[self.task_type], r=method_config.r,
                                 lora_alpha=method_config.alpha, target_modules="all-linear")
         return get_peft_model(base, config)
 

@@ -31,6 +31,7 @@ BUILTIN_PACKAGES = (
     "prefixes.methods.prompt",
     "prefixes.methods.full_finetune",
     "prefixes.methods.lora",
+    "prefixes.methods.ia3",
 )
 
 

@@ -129,7 +129,7 @@ def test_task_names_the_registry_would_refuse_are_refused_before_any_stage(tmp_p
 def test_a_shared_setting_every_method_overrides_is_refused_naming_the_real_knobs(tmp_path):
     def shadow(params):
         params["training"]["learning_rate"] = 0.005
-        for method in ("full_finetune", "lora"):
+        for method in params["baselines"]["methods"]:  # the methods params.yaml leaves on the shared rate
             params["methods"][method]["training"] = {"learning_rate": 1e-4}
 
     with pytest.raises(ParamsError, match=r"training.learning_rate: every method sets its own value.*"

@@ -231,8 +231,11 @@ def test_the_trainer_of_a_run_adds_its_data_and_scores_to_the_card_and_the_artif
     card = (tmp_path / "README.md").read_text()
     assert card == before + "\n## Training run\n\n- **task**: topics\n- **data fingerprint**: ab12\n- **test accuracy**: 0.9123\n"
     PrefixTuningModel.from_pretrained(tmp_path, base_model=tiny_model("bert"))
-    with pytest.raises(FileNotFoundError, match="save the artifact"):
+    with pytest.raises(FileNotFoundError, match="save the model"):
         append_card_section(tmp_path / "missing", "Training run", {})
+    (tmp_path / "whole").mkdir()  # a whole transformers model saves no card: one is started
+    append_card_section(tmp_path / "whole", "Training run", {"task": "topics"})
+    assert (tmp_path / "whole" / "README.md").read_text() == "## Training run\n\n- **task**: topics\n"
 
 
 def test_default_transformers_labels_are_not_recorded(tmp_path):

@@ -44,16 +44,19 @@ def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameter
 
 
 def append_card_section(directory: str | Path, title: str, facts: Mapping[str, object]) -> None:
-    """Add a section of facts (task, data fingerprint, metrics, ...) to a saved artifact's model card.
+    """Add a section of facts (task, data fingerprint, metrics, ...) to a saved model's card.
 
     The library writes what the model knows about itself; whoever trained it knows the data and the
-    scores, and adds them here before the artifact is published.
+    scores, and adds them here before the artifact is published. A folder without a card (a whole
+    transformers model saves none) gets one that starts with this section.
     """
-    card = Path(directory) / CARD_NAME
-    if not card.is_file():
-        raise FileNotFoundError(f"{card} does not exist: save the artifact (folded form) before describing its run")
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} does not exist: save the model before describing its run")
+    card = directory / CARD_NAME
+    existing = card.read_text(encoding="utf-8") + "\n" if card.is_file() else ""
     lines = [f"## {title}", ""]
     for key, value in facts.items():
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         lines.append(f"- **{key}**: {shown}")
-    write_atomic(card, (card.read_text(encoding="utf-8") + "\n" + "\n".join(lines) + "\n").encode())
+    write_atomic(card, (existing + "\n".join(lines) + "\n").encode())

@@ -74,7 +74,11 @@ def test_a_task_sets_its_own_prefix_length(project):
 
 
 def test_every_artifact_card_names_its_task_data_and_scores(project):
-    for summary_path in sorted((project / "artifacts").glob("*/*/train.json")):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    runs = [(task, method) for task in params["task_names"] for method in params["evaluated_methods"]]
+    runs += [(task, method) for task in params["baselines"]["tasks"] for method in params["baselines"]["methods"]]
+    for task, method in runs:
+        summary_path = project / "artifacts" / task / method / "train.json"
         summary = json.loads(summary_path.read_text())
         card = (summary_path.parent / "best" / "README.md").read_text()
         assert f"- **task**: {summary['task']}" in card and summary["data_fingerprint"] in card, summary_path
@@ -202,7 +206,7 @@ def test_a_train_stage_under_two_processes_matches_one_process(project):
     # gloo process group (accelerate/README.md).
     launcher = ("ACCELERATE_USE_CPU=true OMP_NUM_THREADS=1 python -m torch.distributed.run "
                 "--nproc_per_node 2 --master_port 29533 -m pipeline")
-    _run(["dvc", "exp", "run", "-S", f"launch.train={launcher}", "-S", f"training.batch_size={batch_size // 2}",
+    _run(["dvc", "exp", "run", "-S", f"launch.train='{launcher}'", "-S", f"training.batch_size={batch_size // 2}",
           "train-prefix@bbc_news-p_tuning_v2"], project)
     double = json.loads((run_dir / "train.json").read_text())
     assert double["global_step"] == single["global_step"]

@@ -37,8 +37,11 @@ LABELLED_FORMATS = ("classification", "multiple_choice")
 class TaskConfig(StrictModel):
     """One task of the pipeline."""
 
-    source: str = Field(description="Packaged dataset name, local file, or hub dataset id.")
-    columns: dict[str, str] | None = Field(default=None, description="Example field -> file column, for files.")
+    source: str = Field(description="Packaged dataset name, local file or dataset folder, or hub dataset id.")
+    dataset_config: str | None = Field(default=None, description="Hub dataset configuration, e.g. '3.0.0', 'de-en'.")
+    columns: dict[str, str] | None = Field(
+        default=None, description="Example field -> column of a file or hub dataset; dotted for nested: translation.de.",
+    )
     format: TaskFormat
     model: str = Field(description="Key into `models`: the frozen base model this task's prefixes sit on.")
     max_length: int = Field(default=128, ge=8, description="Tokens per example, virtual tokens excluded.")

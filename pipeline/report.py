@@ -115,12 +115,11 @@ def at_or_below_reference(row: dict, reference: dict | None) -> bool:
 
 
 def metrics_object(rows: list[dict]) -> dict[str, dict[str, float]]:
-    """`"<task>/<method>" -> {metric: number}`: what `dvc metrics show` and `dvc exp show` read."""
+    """`"<task>/<method>" -> {metric: number}`: what `dvc metrics show` and `dvc exp show` read. Only
+    scores: a run's sizes are facts of its method config, in the table and the plot, not metrics."""
     numeric = ("macro_f1", "bleu", "rouge_l", "exact_match")
     result = {}
     for row in rows:
         values = {row["metric"]: row["value"]} | {name: row[name] for name in numeric if row.get(name) is not None}
-        if "trainable_parameters" in row:
-            values["trainable_parameters"] = row["trainable_parameters"]
         result[f"{row['task']}/{row['method']}"] = values
     return result

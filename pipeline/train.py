@@ -23,7 +23,7 @@ import torch
 import pipeline
 import prefixes
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
-from pipeline.evaluate import split_metrics
+from pipeline.evaluate import GENERATION_FORMATS, score_test_generations, split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
@@ -106,6 +106,8 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
         batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
         test = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
         test.update(task_scores(task, model, splits["test"], **batching))
+        if task.format in GENERATION_FORMATS:  # scored as the evaluate stage scores the other methods
+            test.update(score_test_generations(params, task, model.eval(), splits["test"]))
         test_metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
         write_json(test_outputs[0], test_metrics)
         write_json(test_outputs[1], details)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import numbers
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from prefixes.data.example import FIELDS, DataError, Example, check_answers
+from prefixes.data.example import DataError, Example
 from prefixes.data.packaged import iter_packaged
+from prefixes.data.records import resolve_columns, rows_to_examples
 from prefixes.data.vendored import VENDORED_SOURCES
 
 PACKAGED_SOURCES: tuple[str, ...] = (
@@ -29,19 +29,27 @@ def load_source(
     *,
     columns: dict[str, str] | None = None,
     split: str | None = None,
+    dataset_config: str | None = None,
     limit: int | None = None,
 ) -> list[Example]:
     """Load the examples of `source` in a deterministic order.
 
-    `source` is one of `PACKAGED_SOURCES`, a local file (.csv .tsv .jsonl .json .parquet), or a
-    hub dataset id. For files and hub datasets, `columns` maps Example field -> column name;
-    unmapped fields use a column of the field's own name when one exists. `split` picks the
-    hub split (default "train") or the drug_reviews split ("train" or "test"; default both).
-    `limit` keeps the first `limit` examples.
+    `source` is one of `PACKAGED_SOURCES`, a local file (.csv .tsv .jsonl .json .parquet), a hub
+    dataset id, or a local dataset folder laid out as the hub lays one out. For files and hub
+    datasets, `columns` maps Example field -> column name, dotted for a nested field
+    (``{"text": "translation.de", "target": "translation.en"}``); unmapped fields use a column of
+    the field's own name when one exists. `split` picks the hub split (default "train") or the
+    drug_reviews split ("train" or "test"; default both). `dataset_config` names the hub dataset's
+    configuration (CNN/DailyMail's "3.0.0", WMT's "de-en"). `limit` keeps the first `limit` examples.
     """
     if limit is not None and limit < 1:
         raise DataError(f"limit={limit} for source {source!r}: pass a positive number or None.")
-    examples = list(islice(_iter_source(source, columns, split), limit))
+    if dataset_config is not None and (source in PACKAGED_SOURCES or Path(source).suffix.lower() in FILE_SUFFIXES):
+        raise DataError(
+            f"dataset_config={dataset_config!r} given for {source!r}: only hub datasets have configurations; "
+            "drop `dataset_config`."
+        )
+    examples = list(islice(_iter_source(source, columns, split, dataset_config), limit))
     if not examples:
         raise DataError(
             f"Source {source!r} (split={split!r}) holds no examples: "
@@ -51,7 +59,7 @@ def load_source(
 
 
 def _iter_source(
-    source: str, columns: dict[str, str] | None, split: str | None
+    source: str, columns: dict[str, str] | None, split: str | None, dataset_config: str | None
 ) -> Iterator[Example]:
     if source in PACKAGED_SOURCES:
         if columns is not None:
@@ -61,21 +69,21 @@ def _iter_source(
             )
         return iter_packaged(source, split)
     path = Path(source)
-    if path.suffix.lower() in FILE_SUFFIXES or path.exists():
+    if path.suffix.lower() in FILE_SUFFIXES or path.is_file():
         if split is not None:
             raise DataError(
                 f"split={split!r} given for file {source}: a file is a single split; drop `split`."
             )
         return _iter_file(path, columns)
-    return _iter_hub(source, columns, split)
+    return _iter_hub(source, columns, split, dataset_config)
 
 
 def _iter_file(path: Path, columns: dict[str, str] | None) -> Iterator[Example]:
     rows, available = _read_rows(path)
     if not rows:
         raise DataError(f"File {path} holds no records: write at least one example to it.")
-    mapping = _resolve_columns(columns, available, where=f"File {path}")
-    return _rows_to_examples(rows, mapping, where=f"File {path}")
+    mapping = resolve_columns(columns, available, where=f"File {path}")
+    return rows_to_examples(rows, mapping, where=f"File {path}")
 
 
 def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -143,12 +151,14 @@ def _parse_json(path: Path, text: str) -> list[dict[str, Any]]:
     return data
 
 
-def _iter_hub(source: str, columns: dict[str, str] | None, split: str | None) -> Iterator[Example]:
+def _iter_hub(
+    source: str, columns: dict[str, str] | None, split: str | None, dataset_config: str | None
+) -> Iterator[Example]:
     import datasets
 
     hub_split = split or "train"
     try:
-        dataset = datasets.load_dataset(source, split=hub_split)
+        dataset = datasets.load_dataset(source, name=dataset_config, split=hub_split)
     except Exception as err:  # the hub raises many unrelated types; all mean "could not load"
         close = difflib.get_close_matches(source, PACKAGED_SOURCES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -157,132 +167,9 @@ def _iter_hub(source: str, columns: dict[str, str] | None, split: str | None) ->
             f"({', '.join(PACKAGED_SOURCES)}), not a local file ({', '.join(FILE_SUFFIXES)}), "
             f"and the hub could not load split {hub_split!r} ({type(err).__name__}: {err}).{hint}"
         ) from err
-    where = f"Hub dataset {source} split {hub_split}"
-    mapping = _resolve_columns(columns, list(dataset.column_names), where=where)
+    where = f"Hub dataset {source}{f' config {dataset_config}' if dataset_config else ''} split {hub_split}"
+    mapping = resolve_columns(columns, list(dataset.column_names), where=where)
     label_feature = dataset.features.get(mapping["label"]) if "label" in mapping else None
     # Hub labels are usually ClassLabel ints; Example labels are names.
     name_label = label_feature.int2str if isinstance(label_feature, datasets.ClassLabel) else None
-    return _rows_to_examples(dataset, mapping, where=where, name_label=name_label)
-
-
-def _resolve_columns(
-    columns: Mapping[str, str] | None, available: list[str], *, where: str
-) -> dict[str, str]:
-    """Map Example field -> column: mapped columns must exist; same-name columns are optional."""
-    columns = dict(columns or {})
-    unknown = sorted(set(columns) - set(FIELDS))
-    if unknown:
-        raise DataError(
-            f"{where}: `columns` names unknown Example field(s) {unknown}; "
-            f"keys must be among {list(FIELDS)}."
-        )
-    for field, column in columns.items():
-        if column not in available:
-            raise DataError(
-                f"{where} has no column {column!r} (mapped to field {field!r}); "
-                f"available columns: {available}. Fix `columns`."
-            )
-    mapping = {field: field for field in FIELDS if field in available} | columns
-    if "text" not in mapping:
-        raise DataError(
-            f"{where} has no column 'text'; available columns: {available}. "
-            "Pass columns={'text': <column>} naming the input text column."
-        )
-    return mapping
-
-
-def _rows_to_examples(
-    rows: Iterable[Mapping[str, Any]],
-    mapping: Mapping[str, str],
-    *,
-    where: str,
-    name_label: Callable[[int], str] | None = None,
-) -> Iterator[Example]:
-    """Turn records into Examples; `mapping` is Example field -> column. Records count from 1."""
-    for record, row in enumerate(rows, start=1):
-        values: dict[str, Any] = {}
-        for field, column in mapping.items():
-            value = row.get(column)
-            at = f"{where} column {column!r} record {record}"
-            if field == "answers":
-                values[field] = _to_answers(value, at)
-            elif field == "choices":
-                values[field] = _to_choices(value, at)
-            elif field == "label":
-                values[field] = _to_label(value, at, name_label)
-            else:
-                values[field] = _to_text(value, at)
-        if values.get("answers") and "text_pair" in values:
-            at = f"{where} column {mapping['answers']!r} record {record}"
-            check_answers(values["answers"], values["text_pair"], at)
-        yield Example(**values)
-
-
-def _to_choices(value: Any, at: str) -> tuple[str, ...]:
-    """A list of choice texts, or a hub-style {"label": [...], "text": [...]} mapping."""
-    if isinstance(value, Mapping) and "text" in value:
-        value = value["text"]
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{at} holds choices that are not JSON ({err}): write a JSON list of strings.") from None
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) and c.strip() for c in value):
-        raise DataError(
-            f"{at} holds choices {value!r}: use a non-empty list of non-empty strings "
-            '(or {"label": [...], "text": [...]}).'
-        )
-    return tuple(value)
-
-
-def _to_text(value: Any, at: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"{at} is empty: fill it in or drop the record.")
-    if not isinstance(value, str):
-        raise DataError(
-            f"{at} holds {value!r} ({type(value).__name__}), not a string: "
-            "map a text column to this field."
-        )
-    return value
-
-
-def _to_label(value: Any, at: str, name_label: Callable[[int], str] | None) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"{at} has no label: fill it in or drop the record.")
-    if name_label is not None:
-        return name_label(int(value))
-    if isinstance(value, str):
-        return value
-    if isinstance(value, numbers.Integral):  # numpy ints too; numeric labels become their digits
-        return str(int(value))
-    raise DataError(
-        f"{at} holds label {value!r} ({type(value).__name__}): "
-        "labels must be strings or integers."
-    )
-
-
-def _to_answers(value: Any, at: str) -> tuple[tuple[str, int], ...]:
-    """Read SQuAD dicts, lists of {text, answer_start} or of (text, start), or any as JSON text."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{at} holds answers that are not JSON ({err}).") from err
-    try:
-        if isinstance(value, Mapping):  # SQuAD: {"text": [...], "answer_start": [...]}
-            texts, starts = list(value["text"]), list(value["answer_start"])
-            if len(texts) != len(starts):
-                raise ValueError("'text' and 'answer_start' differ in length")
-            pairs: Iterable[tuple[Any, ...]] = zip(texts, starts)
-        else:
-            pairs = [
-                (item["text"], item["answer_start"]) if isinstance(item, Mapping) else tuple(item)
-                for item in value
-            ]
-        answers = tuple((str(text), int(start)) for text, start in pairs)
-    except (KeyError, TypeError, ValueError) as err:
-        raise DataError(
-            f"{at} holds answers {value!r} that cannot be read ({err}): use "
-            '{"text": [...], "answer_start": [...]} or a list of [answer_text, char_start] pairs.'
-        ) from err
-    return answers
+    return rows_to_examples(dataset, mapping, where=where, name_label=name_label)

@@ -117,13 +117,13 @@ def test_hub_dataset_class_labels_become_names(monkeypatch):
     )
     calls = []
 
-    def load_dataset(source, split):
-        calls.append((source, split))
+    def load_dataset(source, name, split):
+        calls.append((source, name, split))
         return fake
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     examples = load_source("someone/sst", columns={"text": "sentence"})
-    assert calls == [("someone/sst", "train")]
+    assert calls == [("someone/sst", None, "train")]
     assert examples == [Example("bad film", label="neg"), Example("good film", label="pos")]
 
 

@@ -61,6 +61,7 @@ def test_repro_produces_every_output(project):
     report = json.loads((project / "reports" / "compare.json").read_text())
     assert {"bbc_news/lora", "chitchat/prompt", "bbc_news/majority", "chitchat/untuned"} <= set(report)
     assert all(isinstance(value, (int, float)) for row in report.values() for value in row.values())
+    assert not any("trainable_parameters" in row for row in report.values())  # scores only, no sizes
     assert (project / "reports" / "compare.png").stat().st_size > 1000
     assert (project / "bundles" / "minilm-prefix" / "manifest.json").exists()
 

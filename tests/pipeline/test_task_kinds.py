@@ -188,6 +188,12 @@ def test_translation_and_summarisation_as_templated_causal_generation(tmp_path):
         assert {"bleu", "rouge_l", "perplexity", "base_perplexity"} <= set(results[task])
         assert results[task]["generated_examples"] == 2
         assert results[task]["sample_predictions"][0]["source"] == _prepared_test(tmp_path, task)[0]["text"]
+    # A baseline tests in its training process and is scored on generated text the same way.
+    outputs = (tmp_path / "baseline-metrics.json", tmp_path / "baseline-details.json")
+    train_run(params, "wmt", "lora", tmp_path / "data" / "wmt", tmp_path / "lora", test_outputs=outputs)
+    baseline = json.loads(outputs[0].read_text())
+    assert {"bleu", "rouge_l", "perplexity"} <= set(baseline), sorted(baseline)
+    assert json.loads(outputs[1].read_text())["generated_examples"] == 2
 
 
 def _prepared_test(root: Path, task: str) -> list[dict]:

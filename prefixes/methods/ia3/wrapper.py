@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from prefixes.config import ModelConfig
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.ia3.config import IA3Config
-from prefixes.methods.lora.wrapper import PEFT_TASK_TYPES
+from prefixes.methods.peft_task import peft_task_type
 
 # Names of the parameters PEFT adds: the scaling vectors and the trained copies of the head.
 _ADDED_PARAMETER_MARKS = ("ia3_l.", "modules_to_save.")
@@ -30,10 +30,7 @@ class IA3Model(FullFinetuneModel):
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
         method_config = cast(IA3Config, self.method_config)
-        if self.task_type not in PEFT_TASK_TYPES:
-            raise ValueError(f"task_type {self.task_type!r}: PEFT has no (IA)^3 task type for it (it serves "
-                             f"{sorted(PEFT_TASK_TYPES)}); compare against full_finetune, or leave the task out")
-        config = PeftIA3Config(task_type=PEFT_TASK_TYPES[self.task_type], target_modules=method_config.target_modules,
+        config = PeftIA3Config(task_type=peft_task_type(self.task_type, "(IA)^3"), target_modules=method_config.target_modules,
                                feedforward_modules=method_config.feedforward_modules)
         try:
             return get_peft_model(base, config)

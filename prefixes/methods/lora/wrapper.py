@@ -11,13 +11,7 @@ from transformers import PreTrainedModel
 
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.lora.config import LoraConfig
-
-PEFT_TASK_TYPES = {
-    "text_generation": "CAUSAL_LM",
-    "text_classification": "SEQ_CLS",
-    "seq2seq_generation": "SEQ_2_SEQ_LM",
-    "question_answering": "QUESTION_ANS",
-}
+from prefixes.methods.peft_task import peft_task_type
 
 
 def _span_heads(base: PreTrainedModel) -> list[str]:
@@ -32,10 +26,7 @@ class LoraModel(FullFinetuneModel):
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
         method_config = cast(LoraConfig, self.method_config)
-        if self.task_type not in PEFT_TASK_TYPES:
-            raise ValueError(f"task_type {self.task_type!r}: PEFT has no LoRA task type for it (it serves "
-                             f"{sorted(PEFT_TASK_TYPES)}); compare against full_finetune, or leave the task out")
-        config = PeftLoraConfig(task_type=PEFT_TASK_TYPES[self.task_type], r=method_config.r,
+        config = PeftLoraConfig(task_type=peft_task_type(self.task_type, "LoRA"), r=method_config.r,
                                 lora_alpha=method_config.alpha, target_modules="all-linear",
                                 exclude_modules=_span_heads(base) if self.task_type == "question_answering" else None)
         return get_peft_model(base, config)

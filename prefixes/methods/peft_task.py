@@ -1,0 +1,18 @@
+"""The PEFT task type of a task, for the baselines that train through PEFT (LoRA, (IA)^3)."""
+
+from __future__ import annotations
+
+PEFT_TASK_TYPES = {
+    "text_generation": "CAUSAL_LM",
+    "text_classification": "SEQ_CLS",
+    "seq2seq_generation": "SEQ_2_SEQ_LM",
+    "question_answering": "QUESTION_ANS",
+}
+
+
+def peft_task_type(task_type: str, method: str) -> str:
+    """PEFT's name for ``task_type``; a task PEFT has no type for is refused, naming the way out."""
+    if task_type not in PEFT_TASK_TYPES:
+        raise ValueError(f"task_type {task_type!r}: PEFT has no {method} task type for it (it serves "
+                         f"{sorted(PEFT_TASK_TYPES)}); compare against full_finetune, or leave the task out")
+    return PEFT_TASK_TYPES[task_type]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's commands: install | repro | quickstart | test | bench. The first use creates .venv with the
+# The project's commands: install | repro | quickstart | seed | sweep | test | bench. The first use creates .venv with the
 # tested pins (constraints.txt), so every command works on a machine with only Python 3.11 and pip.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,7 +50,13 @@ case "${1:-}" in
     rm -rf "$dir" && git clone --quiet . "$dir" && cp params-seed.yaml "$dir/params.yaml"
     (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
     ;;
+  sweep)  # a recipe sweep of sweeps.yaml as queued DVC experiments, then its table in reports/sweeps/
+    install
+    prefixes sweep queue "${2:?usage: bash dev.sh sweep <name> (see sweeps.yaml)}"
+    dvc exp run --run-all --jobs 1
+    prefixes sweep report "$2"
+    ;;
   test) install; python -m pytest "${@:2}" ;;
   bench) install; python bench/run_all.py "${@:2}" ;;
-  *) echo "usage: bash dev.sh install|repro|quickstart|seed|test|bench [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash dev.sh install|repro|quickstart|seed|sweep|test|bench [args...]" >&2; exit 2 ;;
 esac

@@ -24,6 +24,7 @@ _COMMANDS = {
     "registry": ("pipeline.registry_cli", "registry"),
     "predict": ("pipeline.predict_cli", "predict"),
     "interpolate": ("pipeline.interpolate_cli", "interpolate"),
+    "sweep": ("pipeline.sweep", "sweep"),
 }
 
 

@@ -10,7 +10,6 @@ import click
 from pipeline.common import load_or_exit, params_option
 from pipeline.plots import draw_task_curves
 from pipeline.report import (
-    LOWER_IS_BETTER,
     MAJORITY,
     UNTUNED,
     RunDirs,
@@ -20,6 +19,7 @@ from pipeline.report import (
     methods_of,
     metrics_object,
 )
+from prefixes.config import greater_is_better
 
 PLOTS_DIR = "plots"
 
@@ -75,7 +75,7 @@ def fraction_of_full(row: dict, full: dict | None) -> float | None:
     inverse ratio, so above 1.0 is better in both directions)."""
     if full is None or row is full or "trainable_percent" not in row:
         return None
-    return full["value"] / row["value"] if row["metric"] in LOWER_IS_BETTER else row["value"] / full["value"]
+    return full["value"] / row["value"] if not greater_is_better(row["metric"]) else row["value"] / full["value"]
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -17,7 +17,7 @@ from pipeline.layout import RAW_DATA_DIR
 from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config, task_config_problems
 from pipeline.overrides import TaskTrainingOverrides, set_values
 from prefixes.config import TaskType, TrainingConfig
-from prefixes.data.sources import FILE_SUFFIXES
+from prefixes.data.sources import FILE_SUFFIXES, PACKAGED_SOURCES
 from prefixes.methods.registry import ArtifactKind
 from prefixes.names import NAME_PATTERN, is_valid_name
 from prefixes.strict import StrictModel
@@ -39,6 +39,8 @@ class TaskConfig(StrictModel):
 
     source: str = Field(description="Packaged dataset name, local file or dataset folder, or hub dataset id.")
     dataset_config: str | None = Field(default=None, description="Hub dataset configuration, e.g. '3.0.0', 'de-en'.")
+    split: str | None = Field(default=None, description="Hub split to read (default train; drug_reviews: train or "
+                              "test); the pipeline makes its own train/eval/test from it.")
     columns: dict[str, str] | None = Field(
         default=None, description="Example field -> column of a file or hub dataset; dotted for nested: translation.de.",
     )
@@ -61,6 +63,9 @@ class TaskConfig(StrictModel):
     @model_validator(mode="after")
     def _local_files_are_tracked(self) -> TaskConfig:
         path = Path(self.source)
+        if self.dataset_config and (self.source in PACKAGED_SOURCES or path.suffix.lower() in FILE_SUFFIXES):
+            raise ValueError(f"dataset_config={self.dataset_config!r} for source {self.source!r}, a packaged corpus "
+                             "or a file: configurations belong to hub datasets; drop dataset_config")
         if path.suffix.lower() not in FILE_SUFFIXES and not path.exists():
             return self  # a packaged corpus or a hub dataset id
         if path.is_absolute() or not path.resolve().is_relative_to(Path(RAW_DATA_DIR).resolve()):

@@ -17,7 +17,7 @@ from prefixes.data.splits import fingerprint, load_examples, save_examples, spli
 def split_task(task: TaskConfig, *, seed: int) -> tuple[dict[str, list[Example]], list[str] | None]:
     """The task's splits (by source, see `split_examples`) and, where the format has them, its label
     (or choice) names, read off the whole source: a small split may miss a label."""
-    examples = load_source(task.source, columns=task.columns, dataset_config=task.dataset_config)
+    examples = load_source(task.source, columns=task.columns, split=task.split, dataset_config=task.dataset_config)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
         max_examples=cast("dict[str, int] | None", task.max_examples),

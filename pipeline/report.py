@@ -17,11 +17,11 @@ from pipeline.layout import TRAIN_SUMMARY
 from pipeline.params import LABELLED_FORMATS, Params
 from pipeline.prepared import read_prepared
 from prefixes import metrics
+from prefixes.config import greater_is_better
 
 # The headline metric per task format: what the table shows and the plot's y axis.
 PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "extractive_qa": "f1",
                   "causal_generation": "perplexity", "seq2seq_generation": "perplexity"}
-LOWER_IS_BETTER = {"loss", "perplexity"}
 MAJORITY, UNTUNED = "majority", "untuned"
 
 
@@ -107,7 +107,7 @@ def at_or_below_reference(row: dict, reference: dict | None) -> bool:
     """Whether a run does no better than the majority class (or the untuned model)."""
     if reference is None or reference.get("value") is None or row["method"] in (MAJORITY, UNTUNED):
         return False
-    if row["metric"] in LOWER_IS_BETTER:
+    if not greater_is_better(row["metric"]):
         return row["value"] >= reference["value"]
     if reference.get("macro_f1") is not None and row.get("macro_f1") is not None:
         return row["macro_f1"] <= reference["macro_f1"] + 1e-9 or row["value"] <= reference["value"] + 1e-9

@@ -8,18 +8,26 @@ An experiment is named `<sweep>-<variant>-<task>-<method>`, so the report finds 
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import click
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from pipeline.common import load_or_exit, params_option
 from pipeline.layout import TRAIN_SUMMARY, train_stage
+from pipeline.params import Params
+from prefixes.config import greater_is_better
 from prefixes.strict import StrictModel
 
-LOWER_IS_BETTER = ("loss", "perplexity")
+NAME_PATTERN = r"^[A-Za-z0-9_]+$"  # no "-": it joins the parts of an experiment's name
+COUNTS = ("eval_examples", "eval_tokens")
+sweeps_option = click.option("--sweeps", "sweeps_path", default="sweeps.yaml", show_default=True,
+                             type=click.Path(exists=True, dir_okay=False), help="The sweeps file.")
 
 
 class Sweep(StrictModel):
@@ -31,16 +39,47 @@ class Sweep(StrictModel):
         min_length=1, description="Variant name -> params overrides (`dvc exp run -S key=value`).")
 
 
-def load_sweep(path: str | Path, name: str) -> Sweep:
-    """Sweep ``name`` of the sweeps file; its runs must be `<task>/<method>`."""
+def load_sweep(path: str | Path, name: str, params_path: str | Path) -> Sweep:
+    """Sweep ``name`` of the sweeps file, checked against the params file: its runs are stages of
+    the pipeline and every variant's overrides give valid params."""
+    params = load_or_exit(str(params_path))
     sweeps = yaml.safe_load(Path(path).read_text()) or {}
     if name not in sweeps:
         raise click.ClickException(f"sweep {name!r} is not in {path}; it defines {sorted(sweeps)}")
-    sweep = Sweep.model_validate(sweeps[name])
-    malformed = [run for run in sweep.runs if len(run.split("/")) != 2]
-    if malformed:
-        raise click.ClickException(f"{path}: {name}.runs {malformed}: write each run as <task>/<method>")
+    try:
+        sweep = Sweep.model_validate(sweeps[name])
+    except ValidationError as error:
+        raise click.ClickException(f"{path}: sweep {name!r}: {error}") from None
+    defined = {f"{task}/{method}" for task in params.task_names for method in params.evaluated_methods}
+    defined |= {f"{task}/{method}" for task in params.baselines.tasks for method in params.baselines.methods}
+    badly_named = [part for part in (name, *sweep.variants) if not re.fullmatch(NAME_PATTERN, part)]
+    if badly_named:
+        raise click.ClickException(f"{path}: sweep and variant names {badly_named} may hold only letters, digits and _")
+    unknown = [run for run in sweep.runs if run not in defined]
+    if unknown:
+        raise click.ClickException(f"{path}: sweep {name!r} runs {unknown} are not runs params.yaml defines; "
+                                   f"write each as <task>/<method> among {sorted(defined)}")
+    raw = yaml.safe_load(Path(params_path).read_text())
+    for variant, overrides in sweep.variants.items():
+        _check_overrides(raw, overrides, f"{path}: sweep {name!r} variant {variant!r}")
     return sweep
+
+
+def _check_overrides(raw_params: dict, overrides: dict, where: str) -> None:
+    """Apply the overrides to a copy of params and validate it, so a typo fails before any queueing."""
+    data = copy.deepcopy(raw_params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise click.ClickException(f"{where}: {key} reaches into {part!r}, which is not a section")
+        node[leaf] = value
+    try:
+        Params.model_validate(data)
+    except (ValidationError, ValueError) as error:
+        raise click.ClickException(f"{where}: its overrides {overrides} give invalid params: {error}") from None
 
 
 def experiment_name(sweep: str, variant: str, run: str) -> str:
@@ -48,11 +87,12 @@ def experiment_name(sweep: str, variant: str, run: str) -> str:
 
 
 def queue_commands(name: str, sweep: Sweep) -> list[list[str]]:
-    """One `dvc exp run --queue` per (variant, run); `--force` replaces an earlier one of that name."""
+    """One `dvc exp run --queue` per (variant, run). `--force` replaces an experiment of the same
+    name and reruns the run's upstream stages too (prepare: seconds)."""
     commands = []
     for variant, overrides in sweep.variants.items():
         # `++`: set the key whether or not params.yaml has it yet (hydra override grammar).
-        settings = [arg for key, value in overrides.items() for arg in ("-S", f"++{key}={_yaml_value(value)}")]
+        settings = [arg for key, value in overrides.items() for arg in ("-S", f"++{key}={override_literal(value)}")]
         for run in sweep.runs:
             task, method = run.split("/")
             commands.append(["dvc", "exp", "run", "--queue", "--force", "-n", experiment_name(name, variant, run),
@@ -60,16 +100,29 @@ def queue_commands(name: str, sweep: Sweep) -> list[list[str]]:
     return commands
 
 
-def _yaml_value(value: str | int | float | bool) -> str:
-    return json.dumps(value) if isinstance(value, bool) else str(value)
+def override_literal(value: str | int | float | bool) -> str:
+    """``value`` in hydra's override grammar: strings quoted, so `,` `[` `{` and `null` stay text."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)
 
 
-def experiment_revisions() -> dict[str, str]:
-    """Experiment name -> commit, for every experiment DVC lists."""
+def finished_experiments() -> tuple[dict[str, str], list[str]]:
+    """(name -> commit of every finished experiment of HEAD, names still queued, running or failed)."""
     shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True,
                                       text=True).stdout)
-    return {rev["name"]: rev["rev"] for baseline in shown for experiment in baseline.get("experiments") or []
-            for rev in experiment.get("revs") or [] if rev.get("name")}
+    finished, unfinished = {}, []
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            state = (experiment.get("executor") or {}).get("state")
+            for rev in experiment.get("revs") or []:
+                if rev.get("name") and state in (None, "success"):
+                    finished[rev["name"]] = rev["rev"]
+                elif rev.get("name"):
+                    unfinished.append(f"{rev['name']} ({state})")
+    return finished, unfinished
 
 
 def run_summary(revision: str, artifacts_dir: str, run: str) -> dict:
@@ -79,27 +132,30 @@ def run_summary(revision: str, artifacts_dir: str, run: str) -> dict:
     return json.loads(shown.stdout)
 
 
-def report_rows(name: str, sweep: Sweep, revisions: dict[str, str], artifacts_dir: str) -> list[dict]:
-    """Per run and variant: its eval scores, and whether it is the run's best variant by `select`."""
+def report_rows(name: str, sweep: Sweep, finished: dict[str, str], artifacts_dir: str) -> list[dict]:
+    """Per run and finished variant: its eval scores, and whether it is the run's best by `select`."""
     rows = []
     for run in sweep.runs:
-        found = [(variant, revisions[experiment_name(name, variant, run)]) for variant in sweep.variants
-                 if experiment_name(name, variant, run) in revisions]
         scored = []
-        for variant, revision in found:
+        for variant in sweep.variants:
+            revision = finished.get(experiment_name(name, variant, run))
+            if revision is None:
+                continue
             summary = run_summary(revision, artifacts_dir, run)
-            best = {key: value for key, value in (summary.get("best_eval") or {}).items() if key != "eval_examples"}
+            best = {key: value for key, value in (summary.get("best_eval") or {}).items() if key not in COUNTS}
+            if sweep.select not in best:
+                raise click.ClickException(f"select={sweep.select!r} is not among {run}'s eval scores {sorted(best)}: "
+                                           f"fix sweeps.yaml {name}.select")
             scored.append({"run": run, "variant": variant, "steps": summary["global_step"],
                            "best_step": summary["best_step"], **best})
-        rank = [row for row in scored if row.get(sweep.select) is not None]
-        if rank:
-            pick = min if sweep.select.endswith(LOWER_IS_BETTER) else max
-            pick(rank, key=lambda row: row[sweep.select])["chosen"] = True
+        if scored:
+            pick = max if greater_is_better(sweep.select) else min
+            pick(scored, key=lambda row: row[sweep.select])["chosen"] = True
         rows += scored
     return rows
 
 
-def markdown(name: str, sweep: Sweep, rows: list[dict]) -> str:
+def markdown_report(name: str, sweep: Sweep, rows: list[dict], unfinished: list[str]) -> str:
     scores = sorted({key for row in rows for key in row if key.startswith("eval_")})
     lines = [f"## Sweep `{name}`: judged by {sweep.select} on the eval split", "",
              "| variant | overrides |", "|---|---|"]
@@ -111,6 +167,8 @@ def markdown(name: str, sweep: Sweep, rows: list[dict]) -> str:
         values = " | ".join(f"{row[key]:.4g}" if key in row else "" for key in scores)
         lines.append(f"| {row['run']} | {row['variant']} | {values} | {row['best_step']} / {row['steps']} | "
                      f"{'yes' if row.get('chosen') else ''} |")
+    if unfinished:
+        lines += ["", f"Not finished (queued, running or failed): {', '.join(sorted(unfinished))}."]
     return "\n".join(lines) + "\n"
 
 
@@ -121,27 +179,32 @@ def sweep() -> None:
 
 @sweep.command("queue")
 @click.argument("name")
-@click.option("--sweeps", "sweeps_path", default="sweeps.yaml", show_default=True, type=click.Path(dir_okay=False))
-def queue(name: str, sweeps_path: str) -> None:
+@sweeps_option
+@params_option
+def queue(name: str, sweeps_path: str, params_path: str) -> None:
     """Queue every run x variant of sweep NAME; then `dvc exp run --run-all` runs them."""
-    for command in queue_commands(name, load_sweep(sweeps_path, name)):
+    for command in queue_commands(name, load_sweep(sweeps_path, name, params_path)):
         click.echo(" ".join(command))
         subprocess.run(command, check=True)
 
 
 @sweep.command("report")
 @click.argument("name")
-@click.option("--sweeps", "sweeps_path", default="sweeps.yaml", show_default=True, type=click.Path(dir_okay=False))
+@sweeps_option
+@params_option
 @click.option("--artifacts-dir", default="artifacts", show_default=True, help="Where the train stages write runs.")
 @click.option("--out", "output_dir", default="reports/sweeps", show_default=True, type=click.Path(file_okay=False))
-def report(name: str, sweeps_path: str, artifacts_dir: str, output_dir: str) -> None:
-    """Write reports/sweeps/NAME.md and .json from the sweep's finished experiments."""
-    sweep = load_sweep(sweeps_path, name)
-    rows = report_rows(name, sweep, experiment_revisions(), artifacts_dir)
+def report(name: str, sweeps_path: str, params_path: str, artifacts_dir: str, output_dir: str) -> None:
+    """Write reports/sweeps/NAME.md and .json from the sweep's finished experiments of HEAD."""
+    sweep_config = load_sweep(sweeps_path, name, params_path)
+    finished, unfinished = finished_experiments()
+    rows = report_rows(name, sweep_config, finished, artifacts_dir)
     if not rows:
-        raise click.ClickException(f"no finished experiment of sweep {name!r}: queue it, then `dvc exp run --run-all`")
+        raise click.ClickException(f"no finished experiment of sweep {name!r} on HEAD (experiments belong to the "
+                                   "commit they were queued on): queue it, then `dvc exp run --run-all`")
+    mine = [entry for entry in unfinished if entry.startswith(f"{name}-")]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
-    (out / f"{name}.md").write_text(markdown(name, sweep, rows))
+    (out / f"{name}.md").write_text(markdown_report(name, sweep_config, rows, mine))
     click.echo((out / f"{name}.md").read_text())

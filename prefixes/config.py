@@ -109,7 +109,12 @@ class TrainingConfig(StrictModel):
 
     @property
     def greater_is_better(self) -> bool:
-        return not self.metric_for_best.endswith(("loss", "perplexity"))
+        return greater_is_better(self.metric_for_best)
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is better: every score but losses and perplexities."""
+    return not metric.endswith(("loss", "perplexity"))
 
 
 def as_training_config(value: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:

@@ -50,14 +50,29 @@ def column_value(row: Mapping[str, Any], column: str, at: str) -> Any:
         return row.get(column)
     value: Any = row
     for depth, part in enumerate(column.split(".")):
-        found = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING
+        if value is None:  # an empty cell at any depth reads as empty
+            return None
+        if not isinstance(value, Mapping):
+            parent = ".".join(column.split(".")[:depth])
+            raise DataError(f"{at}: {parent!r} holds a {type(value).__name__}, not a mapping: "
+                            f"map the field to {parent!r} itself, without the dotted part.")
+        found = value.get(part, _MISSING)
         if found is _MISSING:
             if depth == 0:
                 return None
-            keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-            raise DataError(f"{at} has no nested field {part!r} (it holds {keys}): fix the dotted column name.")
+            raise DataError(f"{at} has no nested field {part!r} (it holds {sorted(value)}): fix the dotted column name.")
         value = found
     return value
+
+
+def nested_feature(features: Mapping[str, Any], column: str) -> Any:
+    """The hub feature (e.g. a ClassLabel) of a possibly dotted column, or None."""
+    feature: Any = features
+    for part in column.split("."):
+        if not isinstance(feature, Mapping) or part not in feature:
+            return None
+        feature = feature[part]
+    return feature
 
 
 def rows_to_examples(

@@ -15,7 +15,7 @@ from typing import Any
 
 from prefixes.data.example import DataError, Example
 from prefixes.data.packaged import iter_packaged
-from prefixes.data.records import resolve_columns, rows_to_examples
+from prefixes.data.records import nested_feature, resolve_columns, rows_to_examples
 from prefixes.data.vendored import VENDORED_SOURCES
 
 PACKAGED_SOURCES: tuple[str, ...] = (
@@ -162,14 +162,17 @@ def _iter_hub(
     except Exception as err:  # the hub raises many unrelated types; all mean "could not load"
         close = difflib.get_close_matches(source, PACKAGED_SOURCES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        config = f" with dataset_config={dataset_config!r}" if dataset_config else ""
         raise DataError(
             f"Unknown source {source!r}: it is not a packaged source "
             f"({', '.join(PACKAGED_SOURCES)}), not a local file ({', '.join(FILE_SUFFIXES)}), "
-            f"and the hub could not load split {hub_split!r} ({type(err).__name__}: {err}).{hint}"
+            f"and the hub could not load split {hub_split!r}{config} ({type(err).__name__}: {err}).{hint} "
+            "A hub dataset with several configurations needs `dataset_config` "
+            "(datasets.get_dataset_config_names lists them)."
         ) from err
     where = f"Hub dataset {source}{f' config {dataset_config}' if dataset_config else ''} split {hub_split}"
     mapping = resolve_columns(columns, list(dataset.column_names), where=where)
-    label_feature = dataset.features.get(mapping["label"]) if "label" in mapping else None
+    label_feature = nested_feature(dataset.features, mapping["label"]) if "label" in mapping else None
     # Hub labels are usually ClassLabel ints; Example labels are names.
     name_label = label_feature.int2str if isinstance(label_feature, datasets.ClassLabel) else None
     return rows_to_examples(dataset, mapping, where=where, name_label=name_label)

@@ -10,9 +10,9 @@ PEFT_TASK_TYPES = {
 }
 
 
-def peft_task_type(task_type: str, method: str) -> str:
+def peft_task_type(task_type: str, method_label: str) -> str:
     """PEFT's name for ``task_type``; a task PEFT has no type for is refused, naming the way out."""
     if task_type not in PEFT_TASK_TYPES:
-        raise ValueError(f"task_type {task_type!r}: PEFT has no {method} task type for it (it serves "
+        raise ValueError(f"task_type {task_type!r}: PEFT has no {method_label} task type for it (it serves "
                          f"{sorted(PEFT_TASK_TYPES)}); compare against full_finetune, or leave the task out")
     return PEFT_TASK_TYPES[task_type]

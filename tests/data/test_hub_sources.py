@@ -81,3 +81,31 @@ def test_params_carry_the_configuration_to_prepare(wmt_folder, tmp_path, monkeyp
     splits, labels = split_task(task, seed=0)
     assert labels is None
     assert sorted((e.text, e.target) for split in splits.values() for e in split) == sorted(PAIRS["fr-en"])
+
+
+def test_params_refuse_a_configuration_for_a_packaged_source():
+    from pipeline.params import TaskConfig
+
+    with pytest.raises(ValueError, match=r"dataset_config='3\.0\.0' for source 'bbc_news'.*drop dataset_config"):
+        TaskConfig.model_validate({"source": "bbc_news", "dataset_config": "3.0.0", "format": "classification",
+                                   "model": "minilm"})
+
+
+def test_an_empty_or_flat_parent_of_a_nested_field(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"translation": None, "flat": "text"}) + "\n")
+    with pytest.raises(DataError, match=r"column 'translation\.de' record 1 is empty"):
+        load_source(str(path), columns={"text": "translation.de"})
+    with pytest.raises(DataError, match=r"'flat' holds a str, not a mapping: map the field to 'flat' itself"):
+        load_source(str(path), columns={"text": "flat.de"})
+
+
+def test_a_nested_class_label_of_a_hub_dataset_becomes_its_name(tmp_path):
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "meta": {"gold": datasets.ClassLabel(names=["negative", "positive"])}})
+    datasets.Dataset.from_dict({"text": ["bad", "good"], "meta": [{"gold": 0}, {"gold": 1}]},
+                               features=features).to_parquet(str(tmp_path / "train.parquet"))
+    examples = load_source(str(tmp_path), columns={"label": "meta.gold"})
+    assert [e.label for e in examples] == ["negative", "positive"]

@@ -17,8 +17,8 @@ from fresh_clone import GIT_IDENTITY, REPO, fresh_clone
 pytestmark = pytest.mark.e2e
 
 SWEEP = {"runs": ["bbc_news/prompt"], "select": "eval_loss", "variants": {
-    "small_steps": {"methods.prompt.training.learning_rate": 0.001},
-    "large_steps": {"methods.prompt.training.learning_rate": 0.3},
+    "low_lr": {"methods.prompt.training.learning_rate": 0.001},
+    "high_lr": {"methods.prompt.training.learning_rate": 0.3},
 }}
 
 
@@ -34,19 +34,21 @@ def test_a_sweep_runs_each_variant_as_an_experiment_and_reports_eval_scores(tmp_
     shutil.copy(REPO / "tests" / "e2e" / "tiny_params.yaml", root / "params.yaml")
     (root / "sweeps.yaml").write_text(yaml.safe_dump({"tiny": SWEEP}, sort_keys=False))
     _run(["git", *GIT_IDENTITY, "commit", "-qam", "tiny sweep"], root)
-    registry_before = sorted(path.read_bytes() for path in (root / "registry").rglob("*") if path.is_file())
+    params_before = (root / "params.yaml").read_bytes()
 
     _run(["prefixes", "sweep", "queue", "tiny"], root)
     _run(["dvc", "exp", "run", "--run-all", "--jobs", "1"], root)
     _run(["prefixes", "sweep", "report", "tiny"], root)
 
     rows = json.loads((root / "reports" / "sweeps" / "tiny.json").read_text())
-    assert [(row["run"], row["variant"]) for row in rows] == [("bbc_news/prompt", "small_steps"),
-                                                             ("bbc_news/prompt", "large_steps")]
+    assert [(row["run"], row["variant"]) for row in rows] == [("bbc_news/prompt", "low_lr"),
+                                                             ("bbc_news/prompt", "high_lr")]
     losses = {row["variant"]: row["eval_loss"] for row in rows}
-    assert losses["small_steps"] != losses["large_steps"]  # the override reached the trainer
+    assert losses["low_lr"] != losses["high_lr"]  # the override reached the trainer
     [chosen] = [row for row in rows if row.get("chosen")]
     assert chosen["eval_loss"] == min(losses.values())
-    assert "| bbc_news/prompt | small_steps |" in (root / "reports" / "sweeps" / "tiny.md").read_text()
-    registry_after = sorted(path.read_bytes() for path in (root / "registry").rglob("*") if path.is_file())
-    assert registry_after == registry_before  # experiments never publish
+    assert "| bbc_news/prompt | low_lr |" in (root / "reports" / "sweeps" / "tiny.md").read_text()
+    # Experiments ran in their own folders: the workspace has only the new report.
+    assert (root / "params.yaml").read_bytes() == params_before
+    assert _run(["git", "status", "--porcelain", "--untracked-files=all"], root).split() == [
+        "??", "reports/sweeps/tiny.json", "??", "reports/sweeps/tiny.md"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -20,6 +22,7 @@ from pipeline.common import load_or_exit, params_option, write_json
 from pipeline.layout import BEST_DIR, PREPARED_SUMMARY, train_stage
 from pipeline.params import Params
 from pipeline.provenance import dvc_info
+from prefixes.artifact.card import append_card_section
 from prefixes.registry import Registry
 
 EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
@@ -64,12 +67,18 @@ def _reason_not_to_publish(params: Params) -> str | None:
 def _publish_run(params: Params, registry: Registry, task: str, method: str, artifacts_dir: Path,
                  metrics_dir: Path, data: dict, dvc_lock: Path):
     test = json.loads((metrics_dir / task / f"{method}.json").read_text())
-    entry = registry.publish(
-        artifacts_dir / task / method / BEST_DIR, task=task, method=method,
-        training_params=params.training_config(task, method).model_dump(),
-        metrics={k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
-        dataset_fingerprint=data["fingerprint"],
-        dvc=dvc_info(dvc_lock, train_stage(task, method)) if dvc_lock.exists() else None,
-    )
+    metrics = {k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # The card of the published copy adds the test scores, which exist only after the evaluate
+    # stage; the train stage's own output stays as DVC recorded it.
+    with tempfile.TemporaryDirectory() as staging:
+        artifact = Path(staging) / BEST_DIR
+        shutil.copytree(artifacts_dir / task / method / BEST_DIR, artifact)
+        append_card_section(artifact, "Test split", {"examples": data["counts"]["test"], **metrics})
+        entry = registry.publish(
+            artifact, task=task, method=method,
+            training_params=params.training_config(task, method).model_dump(), metrics=metrics,
+            dataset_fingerprint=data["fingerprint"],
+            dvc=dvc_info(dvc_lock, train_stage(task, method)) if dvc_lock.exists() else None,
+        )
     registry.promote(task, method, entry.path.name, params.publish.alias)
     return entry

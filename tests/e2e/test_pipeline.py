@@ -180,6 +180,10 @@ def test_publish_files_every_run_and_bundles_serve_from_the_registry(project):
     shown = json.loads(_run(["prefixes", "registry", "show", "bbc_news", "--method", "prefix", "--version",
                              "candidate", "--registry", "registry", "--json"], project).stdout)
     assert shown["version"] == published["bbc_news/prefix"]["version"]
+    card = (project / "registry" / "bbc_news" / "prefix" / shown["version"] / "README.md").read_text()
+    test = json.loads((project / "metrics" / "bbc_news" / "prefix.json").read_text())
+    assert "## Test split" in card and f"- **accuracy**: {test['accuracy']:.4g}" in card
+    assert "## Test split" not in (project / "artifacts" / "bbc_news" / "prefix" / "best" / "README.md").read_text()
 
 
 def test_the_ci_workflow_script_gates_on_status_and_diffs_metrics(project, tmp_path):

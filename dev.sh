@@ -44,7 +44,7 @@ case "${1:-}" in
     rm -rf "$dir" && git clone --quiet . "$dir" && cp tests/e2e/tiny_params.yaml "$dir/params.yaml"
     (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
     ;;
-  seed)  # one task of every kind (params-seed.yaml), in a clone of HEAD: about 60-75 minutes on 2 cores
+  seed)  # one task of every kind (params-seed.yaml), in a clone of HEAD: about 90 minutes on 2 cores
     install
     dir="$(realpath -m "${2:-${TMPDIR:-/tmp}/prefixes-seed}")"
     rm -rf "$dir" && git clone --quiet . "$dir" && cp params-seed.yaml "$dir/params.yaml"

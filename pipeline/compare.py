@@ -22,6 +22,7 @@ from pipeline.report import (
 from prefixes.config import greater_is_better
 
 PLOTS_DIR = "plots"
+PLOT_COLUMNS = 3
 
 REPORT_FILES = ("compare.md", "compare.json", "compare.png")
 FULL_MODEL_PERCENT = 99.9
@@ -114,8 +115,12 @@ def plot(rows: list[dict], path: Path) -> None:
 
     references = _references(rows)
     tasks = list(dict.fromkeys(row["task"] for row in rows))
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
-    for axis, task in zip(axes[0], tasks):
+    columns = min(len(tasks), PLOT_COLUMNS)  # a grid, so many tasks stay readable at page width
+    grid_rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(grid_rows, columns, figsize=(5 * columns, 4 * grid_rows), squeeze=False)
+    for axis in axes.flat[len(tasks):]:
+        axis.set_visible(False)
+    for axis, task in zip(axes.flat, tasks):
         runs = [r for r in rows if r["task"] == task and r["method"] not in (MAJORITY, UNTUNED)]
         for row in runs:
             axis.scatter(row["trainable_parameters"], row["value"], s=50)

@@ -115,7 +115,7 @@ class PrefixState:
         widened = _widen_mask(mask, visible, batch, query_len, key_len, causal, dtype)
         # A forward has at most three kinds of site (encoder, decoder, cross); decoding steps that
         # share one state each bring new masks, so older entries are dropped.
-        self._widened = [*self._widened[-(_MASKS_KEPT - 1):], ((mask, signature), widened)]
+        self._widened = [*self._widened[-(_MASKS_KEPT - 1) :], ((mask, signature), widened)]
         return widened
 
     def _is_causal(self, site: int, module, query_len: int, kwargs) -> bool:

@@ -22,6 +22,7 @@ REFERENCE_NAMES = {"bare": "bare floor", "full": "full fine-tuning"}
 MEMORY_RECORDS = (
     ("peak_rss_mib", "peak_rss", "MiB peak RSS", "<= 1.0"),
     ("step_mib", "step_memory", "MiB over built model", None),
+    ("saved_mib", "saved_for_backward", "MiB saved for backward", "<= 1.0"),
 )
 
 

@@ -10,27 +10,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.sides import build
+from bench.memory import saved_for_backward
+from bench.sides import build, train_step
 from bench.workloads import Workload
 
 WORKLOAD = Workload(model="tiny", batch=8, seq=64)
 
 
 def saved_activation_bytes(side: str) -> int:
-    """Bytes of the distinct non-parameter storages one forward saves for its backward."""
-    model = build(side, WORKLOAD)
-    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def keep(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in parameters:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
-        model(**WORKLOAD.inputs())
-    return sum(storages.values())
+    step, model = train_step(side, WORKLOAD, with_model=True)
+    return saved_for_backward(step, model)
 
 
 @pytest.mark.parametrize("method", ["prefix", "flat"])

@@ -53,8 +53,13 @@ case "${1:-}" in
   sweep)  # a recipe sweep of sweeps.yaml as queued DVC experiments, then its table in reports/sweeps/
     install
     prefixes sweep queue "${2:?usage: bash dev.sh sweep <name> (see sweeps.yaml)}"
-    # A failed experiment should not stop the report, which lists what did not finish.
-    dvc exp run --run-all --jobs 1 || echo "some experiments failed: see dvc queue status" >&2
+    # A queue worker rather than `dvc exp run --run-all`, whose worker has died after a few runs and
+    # left the rest queued; a worker that dies is restarted. A failed experiment does not stop the
+    # report, which lists what did not finish.
+    while status="$(dvc queue status)" && grep -qE 'Queued|Running' <<<"$status"; do
+      grep -q 'Worker status: 0 active' <<<"$status" && dvc queue start --jobs 1
+      sleep 30
+    done
     prefixes sweep report "$2"
     ;;
   test) install; python -m pytest "${@:2}" ;;

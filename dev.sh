@@ -54,10 +54,13 @@ case "${1:-}" in
     install
     prefixes sweep queue "${2:?usage: bash dev.sh sweep <name> (see sweeps.yaml)}"
     # A queue worker rather than `dvc exp run --run-all`, whose worker has died after a few runs and
-    # left the rest queued; a worker that dies is restarted. A failed experiment does not stop the
-    # report, which lists what did not finish.
+    # left the rest queued. Runs queued but none running for three polls (the first poll at once)
+    # means no worker is left, so one is started. A failed experiment does not stop the report,
+    # which lists what did not finish.
+    idle=2
     while status="$(dvc queue status)" && grep -qE 'Queued|Running' <<<"$status"; do
-      grep -q 'Worker status: 0 active' <<<"$status" && dvc queue start --jobs 1
+      if grep -q 'Running' <<<"$status"; then idle=0; else idle=$((idle + 1)); fi
+      if ((idle >= 3)); then dvc queue start --jobs 1; idle=0; fi
       sleep 30
     done
     prefixes sweep report "$2"

@@ -53,8 +53,16 @@ case "${1:-}" in
   sweep)  # a recipe sweep of sweeps.yaml as queued DVC experiments, then its table in reports/sweeps/
     install
     prefixes sweep queue "${2:?usage: bash dev.sh sweep <name> (see sweeps.yaml)}"
-    # A failed experiment should not stop the report, which lists what did not finish.
-    dvc exp run --run-all --jobs 1 || echo "some experiments failed: see dvc queue status" >&2
+    # A queue worker rather than `dvc exp run --run-all`, whose worker has died after a few runs and
+    # left the rest queued. Runs queued but none running for three polls (the first poll at once)
+    # means no worker is left, so one is started. A failed experiment does not stop the report,
+    # which lists what did not finish.
+    idle=2
+    while status="$(dvc queue status)" && grep -qE 'Queued|Running' <<<"$status"; do
+      if grep -q 'Running' <<<"$status"; then idle=0; else idle=$((idle + 1)); fi
+      if ((idle >= 3)); then dvc queue start --jobs 1; idle=0; fi
+      sleep 30
+    done
     prefixes sweep report "$2"
     ;;
   test) install; python -m pytest "${@:2}" ;;

@@ -22,7 +22,7 @@ from bench.sides import build, failure, peft_config
 from bench.workloads import Workload
 
 TASK_COUNTS = (4, 8)
-MIXED_TARGET = {4: ">= 1.8"}  # ours mixed / PEFT switching, generation
+MIXED_TARGET = {4: ">= 1.8", 8: ">= 2.0"}  # ours mixed / PEFT switching, generation
 
 
 def settings(quick: bool) -> dict:

@@ -1,5 +1,5 @@
 """Recipe sweeps as DVC experiments: `prefixes sweep queue` files one `dvc exp run --queue` per run
-and variant of a sweep in `sweeps.yaml`; `dvc exp run --run-all` runs them; `prefixes sweep report`
+and variant of a sweep in `sweeps.yaml`; a queue worker (`dvc queue start`) runs them; `prefixes sweep report`
 tabulates each experiment's eval-split scores (the checkpoint its run picked), never the test split's.
 
 An experiment is named `<sweep>-<variant>-<task>-<method>`, so the report finds it again, and its
@@ -182,7 +182,7 @@ def sweep() -> None:
 @sweeps_option
 @params_option
 def queue(name: str, sweeps_path: str, params_path: str) -> None:
-    """Queue every run x variant of sweep NAME; then `dvc exp run --run-all` runs them."""
+    """Queue every run x variant of sweep NAME; then `dvc queue start` (or `bash dev.sh sweep`) runs them."""
     for command in queue_commands(name, load_sweep(sweeps_path, name, params_path)):
         click.echo(" ".join(command))
         subprocess.run(command, check=True)
@@ -201,7 +201,7 @@ def report(name: str, sweeps_path: str, params_path: str, artifacts_dir: str, ou
     rows = report_rows(name, sweep_config, finished, artifacts_dir)
     if not rows:
         raise click.ClickException(f"no finished experiment of sweep {name!r} on HEAD (experiments belong to the "
-                                   "commit they were queued on): queue it, then `dvc exp run --run-all`")
+                                   "commit they were queued on): queue it, then `dvc queue start`")
     mine = [entry for entry in unfinished if entry.startswith(f"{name}-")]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

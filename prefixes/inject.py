@@ -55,6 +55,9 @@ class PrefixLayout:
         return cls(tuple(data["site_kinds"]), int(data["num_kv_heads"]), int(data["head_dim"]))
 
 
+_MASKS_KEPT = 8
+
+
 class PrefixState:
     """The prefixes of one forward pass: keys and values per site, for each example of the batch.
 
@@ -75,6 +78,10 @@ class PrefixState:
         self.keys = keys
         self.values = values
         self.visible = visible
+        # Every self-attention site of a forward receives the same mask object, so the widened mask
+        # is built once and shared: SDPA keeps its mask for the backward pass, and one copy per
+        # layer is what a prefix cost over the bare model in step memory.
+        self._widened: list[tuple[tuple, torch.Tensor]] = []
 
     def extend(self, module, query, key, value, attention_mask, kwargs):
         site = self.site_index[module]
@@ -83,14 +90,8 @@ class PrefixState:
         prefix_values = expand_batch(self.values[site], batch).to(value.dtype)
         prefix_len = prefix_keys.shape[2]
 
-        if self.visible is None:
-            visible = torch.ones(1, 1, 1, prefix_len, dtype=torch.bool, device=key.device)
-        else:
-            visible = expand_batch(self.visible, batch)[:, None, None, :]
-        # An explicit mask is always passed once a prefix is present, so SDPA never takes its
-        # `is_causal` shortcut, whose diagonal would be misaligned by the prefix columns.
         causal = self._is_causal(site, module, query_len, kwargs)
-        attention_mask = _widen_mask(attention_mask, visible, batch, query_len, key_len, causal, query.dtype)
+        attention_mask = self._widened_mask(attention_mask, batch, prefix_len, query_len, key_len, causal, query.dtype)
         if kwargs.get("position_bias") is not None:
             # Relative-position models (T5): virtual tokens carry no position, so zero bias.
             bias = kwargs["position_bias"]
@@ -98,6 +99,24 @@ class PrefixState:
         key = torch.cat([prefix_keys, key], dim=2)  # (B, kv_heads, P + S, head_dim)
         value = torch.cat([prefix_values, value], dim=2)
         return key, value, attention_mask, kwargs
+
+    def _widened_mask(self, mask, batch, prefix_len, query_len, key_len, causal, dtype):
+        """The mask with the prefix columns in front, built once per distinct input mask and shape."""
+        signature = (batch, prefix_len, query_len, key_len, causal, dtype)
+        for (seen_mask, seen_signature), widened in self._widened:
+            if seen_mask is mask and seen_signature == signature:
+                return widened
+        if self.visible is None:
+            visible = torch.ones(1, 1, 1, prefix_len, dtype=torch.bool, device=self.keys.device)
+        else:
+            visible = expand_batch(self.visible, batch)[:, None, None, :]
+        # An explicit mask is always passed once a prefix is present, so SDPA never takes its
+        # `is_causal` shortcut, whose diagonal would be misaligned by the prefix columns.
+        widened = _widen_mask(mask, visible, batch, query_len, key_len, causal, dtype)
+        # A forward has at most three kinds of site (encoder, decoder, cross); decoding steps that
+        # share one state each bring new masks, so older entries are dropped.
+        self._widened = [*self._widened[-(_MASKS_KEPT - 1) :], ((mask, signature), widened)]
+        return widened
 
     def _is_causal(self, site: int, module, query_len: int, kwargs) -> bool:
         if self.site_kinds[site] == "cross" or query_len == 1:
@@ -125,12 +144,14 @@ def _widen_mask(mask, visible, batch, query_len, key_len, causal, dtype):
         mask = torch.zeros(allowed.shape, dtype=dtype, device=visible.device).masked_fill(~allowed, torch.finfo(dtype).min)
         mask = mask[None, None]
     heads = mask.shape[1]
-    prefix_cols = visible.expand(batch, heads, query_len, visible.shape[-1])
+    # A mask shared by the whole batch stays one row: attention broadcasts it, with B times less memory.
+    rows = 1 if mask.shape[0] == 1 and visible.shape[0] == 1 else batch
+    prefix_cols = visible.expand(rows, heads, query_len, visible.shape[-1])
     if mask.dtype != torch.bool:  # additive float mask
         prefix_cols = torch.zeros(prefix_cols.shape, dtype=mask.dtype, device=mask.device).masked_fill(
             ~prefix_cols, torch.finfo(mask.dtype).min
         )
-    return torch.cat([prefix_cols, mask.expand(batch, heads, query_len, key_len)], dim=-1)
+    return torch.cat([prefix_cols, mask.expand(rows, heads, query_len, key_len)], dim=-1)
 
 
 def build_state(

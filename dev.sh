@@ -66,6 +66,6 @@ case "${1:-}" in
     prefixes sweep report "$2"
     ;;
   test) install; python -m pytest "${@:2}" ;;
-  bench) install; python bench/run_all.py "${@:2}" ;;
+  bench) install; python -m bench.run_all "${@:2}" ;;
   *) echo "usage: bash dev.sh install|repro|quickstart|seed|sweep|test|bench [args...]" >&2; exit 2 ;;
 esac

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,3 +72,14 @@ def test_tiny_training_benchmark_end_to_end():
 def test_peak_memory_runs_in_a_fresh_process():
     result = peak_memory({"workload": TINY.to_dict(), "side": "ours_prefix"})
     assert result["peak_rss_mib"] > result["step_mib"] > result["saved_mib"] > 0
+
+
+def test_dev_sh_bench_runs_the_suite_as_a_package(tmp_path):
+    # `bash dev.sh bench` once ran `python bench/run_all.py`, where `import bench` fails.
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "bench" / "results" / "inference.json", tmp_path)
+    result = subprocess.run(["bash", "dev.sh", "bench", "--report-only", "--results", str(tmp_path)],
+                            cwd=root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "inference.smollm2.generate_tokens_per_s" in report

@@ -7,12 +7,18 @@ that widened the mask separately in each layer kept one copy per layer; PEFT kee
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
-from bench.memory import saved_for_backward
-from bench.sides import build, train_step
-from bench.workloads import Workload
+# bench/ is a folder of scripts beside the package, not installed: import it from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.memory import saved_for_backward  # noqa: E402
+from bench.sides import build, train_step  # noqa: E402
+from bench.workloads import Workload  # noqa: E402
 
 WORKLOAD = Workload(model="tiny", batch=8, seq=64)
 

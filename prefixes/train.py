@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
 from accelerate import Accelerator
+from prefixes.accelerator import make_accelerator
 from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.class_balance import training_class_weights, weighted_classification_loss
 from prefixes.config import TrainingConfig, as_training_config
@@ -100,12 +101,7 @@ class Trainer:
         self.run_identity = run_identity
         pad_id = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
         self.collate_fn = collate_fn or partial(collate, pad_token_id=pad_id)
-        self.accelerator = accelerator or Accelerator(
-            mixed_precision=config.mixed_precision,
-            gradient_accumulation_steps=config.gradient_accumulation_steps,
-            # With several adapters in the bank, a batch may leave some of them unused.
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=len(model.adapters) > 1)],
-        )
+        self.accelerator = accelerator or make_accelerator(config, num_adapters=len(model.adapters))
 
     # ----- the loop ---------------------------------------------------------------------------
     def train(self, train_dataset, eval_dataset=None, *, resume_from: str | Path | None = None) -> TrainResult:

@@ -20,11 +20,12 @@ import peft
 import torch
 import transformers
 
-from bench import checkpointing, inference, length_grouping, serving, train_step
+from bench import checkpointing, inference, length_grouping, precision, serving, train_step
 from bench.common import RESULTS_DIR, markdown_table
 
 BENCHMARKS = {
     "train": (train_step, "train.json", "Training: step time, tokens/s, peak memory"),
+    "precision": (precision, "precision.json", "Mixed precision: bf16 autocast against fp32, and against PEFT in bf16"),
     "checkpointing": (checkpointing, "checkpointing.json", "Gradient checkpointing (prefix tuning, SmolLM2)"),
     "inference": (inference, "inference.json", "Inference: forward latency and generation"),
     "serving": (serving, "serving.json", "Multi-task serving: one mixed batch against per-task batches"),

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RECORD_KEYS, make_record, markdown_table, peak_memory, time_alternating  # noqa: E402
+from bench.precision import precision_records  # noqa: E402
 from bench.train_step import train_records  # noqa: E402
 from bench.workloads import Workload  # noqa: E402
 
@@ -67,6 +68,17 @@ def test_tiny_training_benchmark_end_to_end():
     assert records[0]["reference_name"] == "PEFT" and records[0]["spread"] is not None
     table = markdown_table(records)
     assert table.count("\n| train.tiny.") == 3
+
+
+def test_tiny_precision_benchmark_runs_bf16_against_fp32_and_peft():
+    records = precision_records(TINY, warmup=0, repeats=2)
+    assert [r["name"] for r in records] == [
+        f"precision.tiny.{method}.{what}" for method in ("prefix", "flat", "prompt")
+        for what in ("bf16_step_vs_fp32", "bf16_tokens_per_s")
+    ]
+    for record in records:
+        check_record(record)
+    assert {r["reference_name"] for r in records} == {"ours in fp32", "PEFT in bf16"}
 
 
 def test_peak_memory_runs_in_a_fresh_process():

@@ -46,7 +46,10 @@ def training_class_weights(class_weighting: str, dataset, task_type: str, num_la
         raise ValueError(f"class_weighting={class_weighting!r} needs a classification task with at least 2 labels "
                          f"(task_type in {BALANCED_TASK_TYPES}); this model is {task_type!r} with num_labels="
                          f"{num_labels}: set class_weighting to 'none'")
-    return balanced_class_weights((dataset[index]["labels"] for index in range(len(dataset))), num_labels)
+    weights = balanced_class_weights((dataset[index]["labels"] for index in range(len(dataset))), num_labels)
+    # The square root halves the weights' spread on a log scale: minority classes still count more,
+    # but the loss gives up less accuracy on the majority class than full balancing does.
+    return weights.sqrt() if class_weighting == "balanced_sqrt" else weights
 
 
 def weighted_classification_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -100,10 +100,11 @@ class TrainingConfig(StrictModel):
         description="Batch training examples of similar length together (less padding); the order stays "
                     "a function of the seed and the epoch.",
     )
-    class_weighting: Literal["none", "balanced"] = Field(
+    class_weighting: Literal["none", "balanced", "balanced_sqrt"] = Field(
         default="none",
         description="'balanced': weigh each class's loss by n / (k * count) over the training split, "
-                    "for skewed labels; classification tasks only. eval_loss stays unweighted, so pick the "
+                    "for skewed labels; 'balanced_sqrt': by its square root, a milder push towards the "
+                    "minority classes. Classification tasks only. eval_loss stays unweighted, so pick the "
                     "best checkpoint by metric_for_best='eval_macro_f1'.",
     )
 

@@ -27,6 +27,14 @@ def test_labels_outside_the_classes_are_refused_with_their_values():
         balanced_class_weights([0, 1, 2], 2)
 
 
+def test_sqrt_balancing_takes_the_square_root_of_the_balanced_weights():
+    rows = [{"labels": label} for label in [0] * 6 + [1] * 2 + [2]]  # n=9, k=3: balanced 0.5, 1.5, 3.0
+    balanced = training_class_weights("balanced", rows, "text_classification", 3)
+    milder = training_class_weights("balanced_sqrt", rows, "text_classification", 3)
+    assert torch.equal(balanced, torch.tensor([0.5, 1.5, 3.0]))
+    assert torch.allclose(milder, torch.tensor([0.5, 1.5, 3.0]).sqrt(), rtol=0, atol=1e-7)
+
+
 def test_weighting_a_task_without_class_labels_says_how_to_turn_it_off():
     with pytest.raises(ValueError, match="task_type.*'text_generation'.*set class_weighting to 'none'"):
         training_class_weights("balanced", [{"labels": [1, 2]}], "text_generation", None)

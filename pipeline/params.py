@@ -16,6 +16,7 @@ from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_
 from pipeline.layout import RAW_DATA_DIR
 from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config, task_config_problems
 from pipeline.overrides import TaskTrainingOverrides, set_values
+from pipeline.yaml12 import load_yaml
 from prefixes.config import TaskType, TrainingConfig
 from prefixes.data.sources import FILE_SUFFIXES, PACKAGED_SOURCES
 from prefixes.methods.registry import ArtifactKind
@@ -275,7 +276,7 @@ class ParamsError(ValueError):
 def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise ParamsError(f"cannot read {path}: {error}") from error
     try:

@@ -15,12 +15,12 @@ import subprocess
 from pathlib import Path
 
 import click
-import yaml
 from pydantic import Field, ValidationError
 
 from pipeline.common import load_or_exit, params_option
 from pipeline.layout import TRAIN_SUMMARY, train_stage
 from pipeline.params import Params
+from pipeline.yaml12 import load_yaml
 from prefixes.config import greater_is_better
 from prefixes.strict import StrictModel
 
@@ -43,7 +43,7 @@ def load_sweep(path: str | Path, name: str, params_path: str | Path) -> Sweep:
     """Sweep ``name`` of the sweeps file, checked against the params file: its runs are stages of
     the pipeline and every variant's overrides give valid params."""
     params = load_or_exit(str(params_path))
-    sweeps = yaml.safe_load(Path(path).read_text()) or {}
+    sweeps = load_yaml(Path(path).read_text()) or {}
     if name not in sweeps:
         raise click.ClickException(f"sweep {name!r} is not in {path}; it defines {sorted(sweeps)}")
     try:
@@ -59,7 +59,7 @@ def load_sweep(path: str | Path, name: str, params_path: str | Path) -> Sweep:
     if unknown:
         raise click.ClickException(f"{path}: sweep {name!r} runs {unknown} are not runs params.yaml defines; "
                                    f"write each as <task>/<method> among {sorted(defined)}")
-    raw = yaml.safe_load(Path(params_path).read_text())
+    raw = load_yaml(Path(params_path).read_text())
     for variant, overrides in sweep.variants.items():
         _check_overrides(raw, overrides, f"{path}: sweep {name!r} variant {variant!r}")
     return sweep

@@ -12,10 +12,12 @@ Writes ``bench/results/precision.json``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
-from bench.sides import OURS, PEFT, train_step
+from bench.sides import OURS, PEFT, failure, train_step
 from bench.workloads import Workload
 from prefixes.accelerator import cpu_has_native_bf16
 
@@ -35,24 +37,39 @@ def bf16_step(side: str, workload: Workload):
     return step
 
 
-def precision_records(workload: Workload, *, warmup: int, repeats: int) -> list[dict]:
-    steps = {}
+def build_steps(workload: Workload) -> tuple[dict, dict[str, str]]:
+    """Per method: ours in fp32 and bf16, PEFT in bf16; and the error of each side that cannot run."""
+    makers = {}
     for method in OURS:
-        steps[f"{method}.fp32"] = train_step(OURS[method], workload)
-        steps[f"{method}.bf16"] = bf16_step(OURS[method], workload)
-        steps[f"{method}.peft_bf16"] = bf16_step(PEFT[method], workload)
+        makers[f"{method}.fp32"] = partial(train_step, OURS[method], workload)
+        makers[f"{method}.bf16"] = partial(bf16_step, OURS[method], workload)
+        makers[f"{method}.peft_bf16"] = partial(bf16_step, PEFT[method], workload)
+    steps, errors = {}, {}
+    for name, make in makers.items():
+        try:
+            steps[name] = make()
+            steps[name]()  # some failures (PEFT prefixes on BERT) only show in the forward
+        except Exception as error:  # noqa: BLE001 - a side that cannot run is a result, not a crash
+            errors[name] = failure(error)
+            steps.pop(name, None)
+    return steps, errors
+
+
+def precision_records(workload: Workload, *, warmup: int, repeats: int) -> list[dict]:
+    steps, errors = build_steps(workload)
     times = time_alternating(steps, warmup=warmup, repeats=repeats)
     prefix = f"precision.{workload.model}"
-    native = "has" if cpu_has_native_bf16() else "lacks"
+    native = cpu_has_native_bf16()
     records = []
     for method in OURS:
-        bf16, fp32, peft = times[f"{method}.bf16"], times[f"{method}.fp32"], times[f"{method}.peft_bf16"]
-        records.append(make_record(f"{prefix}.{method}.bf16_step_vs_fp32", "CPU s", bf16, fp32, "ours in fp32",
-                                   target=BF16_TARGET if cpu_has_native_bf16() else None,
-                                   note=f"this CPU {native} native bf16 (AMX or AVX512-BF16)"))
+        bf16, peft = times[f"{method}.bf16"], times.get(f"{method}.peft_bf16")
+        records.append(make_record(f"{prefix}.{method}.bf16_step_vs_fp32", "CPU s", bf16, times[f"{method}.fp32"],
+                                   "ours in fp32", target=BF16_TARGET if native else None,
+                                   note=f"this CPU {'has' if native else 'lacks'} native bf16 (AMX or AVX512-BF16)"))
+        failed = errors.get(f"{method}.peft_bf16")
         records.append(make_record(f"{prefix}.{method}.bf16_tokens_per_s", "tokens/CPU s",
-                                   throughput(workload.tokens, bf16), throughput(workload.tokens, peft),
-                                   "PEFT in bf16", target=">= 1.0"))
+                                   throughput(workload.tokens, bf16), throughput(workload.tokens, peft) if peft else None,
+                                   "PEFT in bf16", target=">= 1.0", note=f"PEFT cannot run it: {failed}" if failed else None))
     return records
 
 

@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
-from bench.sides import OURS, PEFT, failure, train_step
+from bench.sides import OURS, PEFT, runnable_steps, train_step
 from bench.workloads import Workload
 from prefixes.accelerator import cpu_has_native_bf16
 
@@ -44,15 +44,7 @@ def build_steps(workload: Workload) -> tuple[dict, dict[str, str]]:
         makers[f"{method}.fp32"] = partial(train_step, OURS[method], workload)
         makers[f"{method}.bf16"] = partial(bf16_step, OURS[method], workload)
         makers[f"{method}.peft_bf16"] = partial(bf16_step, PEFT[method], workload)
-    steps, errors = {}, {}
-    for name, make in makers.items():
-        try:
-            steps[name] = make()
-            steps[name]()  # some failures (PEFT prefixes on BERT) only show in the forward
-        except Exception as error:  # noqa: BLE001 - a side that cannot run is a result, not a crash
-            errors[name] = failure(error)
-            steps.pop(name, None)
-    return steps, errors
+    return runnable_steps(makers)
 
 
 def precision_records(workload: Workload, *, warmup: int, repeats: int) -> list[dict]:

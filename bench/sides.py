@@ -6,6 +6,8 @@ settings, so a timing difference is the method's own cost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
 from torch import nn
@@ -101,6 +103,19 @@ def train_step(side: str, workload: Workload, *, checkpointing: bool = False, wi
         return loss.item()
 
     return (step, model) if with_model else step
+
+
+def runnable_steps(makers: dict[str, Callable[[], Callable[[], float]]]) -> tuple[dict, dict[str, str]]:
+    """The step of each maker that builds and runs once, and the error of each one that cannot."""
+    steps, errors = {}, {}
+    for name, make in makers.items():
+        try:
+            steps[name] = make()
+            steps[name]()  # some failures (PEFT prefixes on BERT) only show in the forward
+        except Exception as error:  # noqa: BLE001 - a side that cannot run is a result, not a crash
+            errors[name] = failure(error)
+            steps.pop(name, None)
+    return steps, errors
 
 
 def failure(error: BaseException) -> str:

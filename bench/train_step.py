@@ -10,8 +10,10 @@ step. Writes ``bench/results/train.json``.
 
 from __future__ import annotations
 
+from functools import partial
+
 from bench.common import make_record, parse_args, peak_memory, throughput, time_alternating, write_records
-from bench.sides import OURS, PEFT, TRAIN_SIDES, failure, train_step
+from bench.sides import OURS, PEFT, TRAIN_SIDES, runnable_steps, train_step
 from bench.workloads import Workload
 
 # Targets on ours / bare floor step time, per method.
@@ -34,15 +36,7 @@ def workloads(quick: bool) -> list[Workload]:
 
 def build_steps(workload: Workload, sides: tuple[str, ...]) -> tuple[dict, dict[str, str]]:
     """Step callables of the sides that run, and the error of each side that cannot."""
-    steps, errors = {}, {}
-    for side in sides:
-        try:
-            steps[side] = train_step(side, workload)
-            steps[side]()  # some failures (PEFT on BERT) only show in the forward
-        except Exception as error:  # noqa: BLE001 - a side that cannot run is a result, not a crash
-            errors[side] = failure(error)
-            steps.pop(side, None)
-    return steps, errors
+    return runnable_steps({side: partial(train_step, side, workload) for side in sides})
 
 
 def measure_memory(workload: Workload, sides) -> dict[str, dict]:

@@ -31,8 +31,7 @@ def make_accelerator(config: TrainingConfig, *, num_adapters: int) -> Accelerato
     if config.mixed_precision == "bf16" and accelerator.device.type == "cpu" and not cpu_has_native_bf16():
         logger.warning(
             "mixed_precision='bf16' on a CPU without AVX512-BF16 or AMX: bf16 is emulated and "
-            "training runs slower than in fp32; set mixed_precision='no' (params.yaml: "
-            "training.mixed_precision) on this machine."
+            "training runs slower than in fp32; set TrainingConfig.mixed_precision='no' on this machine."
         )
     return accelerator
 

@@ -73,6 +73,11 @@ class TrainingConfig(StrictModel):
     """One training run. Unset learning rate / optimizer take the method's paper-derived default."""
 
     learning_rate: float | None = Field(default=None, gt=0, description="Peak learning rate; None = method default.")
+    head_learning_rate: float | None = Field(
+        default=None, gt=0,
+        description="Peak learning rate of a trained task head (classification, QA, multiple choice); None = "
+                    "learning_rate. The head starts from scratch while the adapter nudges a pretrained model.",
+    )
     optimizer: Literal["adamw", "adafactor"] | None = Field(default=None, description="None = method default.")
     weight_decay: float = Field(default=0.0, ge=0)
     lr_scheduler: Literal["linear", "cosine", "constant"] = Field(default="linear", description="Decay after warm-up.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from torch import nn
 from transformers import PreTrainedModel
 from transformers.models.auto import modeling_auto as auto_names
 
@@ -42,3 +45,24 @@ def head_parameter_names(model: PreTrainedModel, task_type: str, fresh: list[str
         backbone = model.base_model_prefix + "."
         head |= {name for name in names if not name.startswith(backbone)}
     return sorted(head)
+
+
+def trainable_head_parameters(model: PreTrainedModel, task_type: str) -> list[nn.Parameter]:
+    """The trainable parameters of a classification / QA / multiple-choice head: those outside the
+    backbone. Generation heads are none: their output layer is part of the language model."""
+    if task_type not in HEAD_TASK_TYPES:
+        return []
+    backbone = model.base_model_prefix + "."
+    return [param for name, param in model.named_parameters() if param.requires_grad and not name.startswith(backbone)]
+
+
+def optimizer_groups(model, params: list[nn.Parameter], head_learning_rate: float | None) -> list[dict[str, Any]]:
+    """Optimizer parameter groups of ``params``: one at the run's learning rate, and the task head of
+    ``model`` (an adapter wrapper or a baseline, see ``TrainableModel``) in its own group at
+    ``head_learning_rate`` when that is set."""
+    if head_learning_rate is None:
+        return [{"params": params}]
+    head = {id(param) for param in trainable_head_parameters(model.base_model, model.task_type)}
+    groups: list[dict[str, Any]] = [{"params": [param for param in params if id(param) not in head]},
+              {"params": [param for param in params if id(param) in head], "lr": head_learning_rate}]
+    return [group for group in groups if group["params"]]

@@ -34,6 +34,7 @@ from prefixes.data import collate
 from prefixes.data.raw import as_features
 from prefixes.evaluate import evaluate_model
 from prefixes.sampling import epoch_loader, example_lengths
+from prefixes.task_heads import optimizer_groups
 from prefixes.train_log import MetricsLog, TrainableModel, TrainResult, peak_memory_mb
 
 
@@ -222,7 +223,7 @@ class Trainer:
             self.model.gradient_checkpointing_enable()
         self.model.train()
         params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = self._optimizer(params)
+        optimizer = self._optimizer(optimizer_groups(self.model, params, config.head_learning_rate))
         total_steps = config.max_steps or config.num_epochs * self._steps_per_epoch(train_dataset)
         scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=round(config.warmup_ratio * total_steps),
                                   num_training_steps=total_steps)

@@ -234,6 +234,12 @@ class Params(StrictModel):
         """The method's config on a task with these label names (None for tasks without labels)."""
         return method_config(self.methods, method, label_names, self.task_method_config.get(task, {}).get(method))
 
+    def run_seed(self, task: str, method: str) -> int:
+        """The seed of one training run: a `seed` set in `training`, `methods.<method>.training` or
+        `task_training` (e.g. to measure seed variance), else the top-level `seed`, which also splits the data."""
+        config = self.training_config(task, method)
+        return config.seed if "seed" in config.model_fields_set else self.seed
+
     def training_config(self, task: str, method: str) -> TrainingConfig:
         """Shared training settings, then the method's overrides, then the task's, then the task's for this method."""
         own = self.methods[method].training if method in self.methods else None

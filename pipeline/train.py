@@ -73,11 +73,12 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     output_dir = Path(output_dir)
     summary, splits = read_prepared(data_dir)
     label_names = summary.get("label_names")
-    torch.manual_seed(params.seed)  # adapter initialisation is part of the run's determinism
+    seed = params.run_seed(task_name, method)
+    torch.manual_seed(seed)  # adapter initialisation is part of the run's determinism
     method_config = params.method_config(task_name, method, label_names)
     model = build_model(task, params.models[task.model], method, method_config, label_names)
     encoded, truncation = encode_splits(task, model, label_names, splits)
-    config = params.training_config(task_name, method).model_copy(update={"seed": params.seed})
+    config = params.training_config(task_name, method).model_copy(update={"seed": seed})
     identity = run_identity(params, task_name, method, summary["fingerprint"], method_config.model_dump(mode="json"))
     # Baselines are no prefix artifacts: they keep no resumable state and always start fresh.
     resumable = get_method(method).kind != "baseline"
@@ -89,7 +90,7 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     run_summary = {
         "task": task_name,
         "method": method,
-        "seed": params.seed,
+        "seed": seed,
         "data_fingerprint": summary["fingerprint"],
         "global_step": result.global_step,
         "train_loss": result.train_loss,
@@ -137,7 +138,8 @@ def run_identity(params: Params, task_name: str, method: str, data_fingerprint: 
     identity = {
         "task": task_name, "task_config": task.model_dump(mode="json"), "model": params.models[task.model],
         "data_fingerprint": data_fingerprint, "method": method, "method_config": method_config,
-        "training": params.training_config(task_name, method).model_dump(mode="json") | {"seed": params.seed},
+        "training": params.training_config(task_name, method).model_dump(mode="json")
+        | {"seed": params.run_seed(task_name, method)},
         "code": _code_digest(), "libraries": dict(library_versions()),
     }
     return json.loads(json.dumps(identity))  # as it reads back from the checkpoint

@@ -53,6 +53,17 @@ def test_training_overrides_apply_shared_method_task_then_task_method(tmp_path):
     config = params.training_config("bbc_news", "prefix")
     assert (config.batch_size, config.num_epochs, config.learning_rate) == (4, 2, 0.25)
     assert params.training_config("drug_reviews", "prefix").learning_rate == 0.5
+
+
+def test_a_run_takes_a_seed_set_in_its_overrides_and_the_top_level_seed_otherwise(tmp_path):
+    def overrides(params):
+        params["seed"] = 42
+        params["task_training"]["bbc_news"] = {"seed": 7, "methods": {"prompt": {"seed": 3}}}
+
+    params = load_params(_write(tmp_path, overrides))
+    assert params.run_seed("bbc_news", "prefix") == 7
+    assert params.run_seed("bbc_news", "prompt") == 3
+    assert params.run_seed("drug_reviews", "prefix") == 42  # TrainingConfig's own default is not a setting
     with pytest.raises(ParamsError, match=r"task_training.bbc_news.methods.prefix.lr: Extra inputs are not permitted"):
         load_params(_write(tmp_path, lambda p: p["task_training"].update(bbc_news={"methods": {"prefix": {"lr": 1}}})))
 

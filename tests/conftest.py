@@ -71,6 +71,18 @@ def tiny():
     return tiny_model
 
 
+def saved_tiny_model(arch: str, folder):
+    """``tiny_model(arch)`` saved as a model folder with the embedded MiniLM tokenizer (tests feed ids,
+    so any tokenizer will do), to load by path as a real base model is."""
+    from transformers import AutoTokenizer
+
+    from prefixes.base_models import resolve_model_path
+
+    tiny_model(arch).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path("minilm")).save_pretrained(folder)
+    return folder
+
+
 def saved_tiny_lm(folder):
     """A tiny Llama with the embedded MiniLM tokenizer (EOS set), saved as a folder to load by path."""
     from transformers import AutoTokenizer

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_model
-from transformers import AutoTokenizer
+from conftest import saved_tiny_model, tiny_model
 
 from prefixes import PrefixConfig, PrefixTuningModel
-from prefixes.base_models import resolve_model_path
 from prefixes.config import ModelConfig, TrainingConfig
 from prefixes.methods.lora.config import LoraConfig
 from prefixes.methods.lora.wrapper import LoraModel
@@ -64,11 +62,7 @@ def test_unset_it_trains_the_head_at_the_runs_rate_exactly_as_before():
 
 @pytest.fixture(scope="module")
 def tiny_bert_dir(tmp_path_factory):
-    """A tiny random BERT classifier saved as a model folder (any tokenizer will do: the tests feed ids)."""
-    directory = tmp_path_factory.mktemp("tiny-bert")
-    tiny_model("bert").save_pretrained(directory)
-    AutoTokenizer.from_pretrained(resolve_model_path("minilm")).save_pretrained(directory)
-    return directory
+    return saved_tiny_model("bert", tmp_path_factory.mktemp("tiny-bert"))
 
 
 def test_a_lora_baseline_steps_its_peft_head_at_the_head_rate(tiny_bert_dir):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_model
-from transformers import AutoTokenizer
+from conftest import saved_tiny_model, tiny_model
 
-from prefixes.base_models import resolve_model_path
 from prefixes.config import ModelConfig, TrainingConfig
 from prefixes.methods.ia3.config import IA3Config
 from prefixes.methods.ia3.wrapper import IA3Model
@@ -17,11 +15,7 @@ from prefixes.train import Trainer
 
 @pytest.fixture(scope="module")
 def tiny_llama_dir(tmp_path_factory):
-    """A tiny random llama saved as a model folder (any tokenizer will do: the tests feed ids)."""
-    directory = tmp_path_factory.mktemp("tiny-llama")
-    tiny_model("llama").save_pretrained(directory)
-    AutoTokenizer.from_pretrained(resolve_model_path("minilm")).save_pretrained(directory)
-    return directory
+    return saved_tiny_model("llama", tmp_path_factory.mktemp("tiny-llama"))
 
 
 def _causal_config(directory) -> ModelConfig:

@@ -21,21 +21,22 @@ Source = AdaptedModel | str | os.PathLike
 
 
 def interpolate_models(first: Source, second: Source, alpha: float) -> AdaptedModel:
-    """A new model whose adapter and trained head are ``(1 - alpha) * first + alpha * second``.
+    """A new model whose adapter and trained head are ``alpha * first + (1 - alpha) * second``.
 
     ``first`` and ``second`` are saved artifact folders or loaded models (their active adapter), of
     one kind (prefix tuning / P-tuning v2 prefixes, or prompts) over the same base weights, with the
-    same task type and label names. alpha 0 gives ``first`` exactly and 1 gives ``second``; the mix
-    is taken of the folded (inference) tensors. The result is of ``first``'s wrapper class, holds
-    the mix as its only adapter and follows ``first``'s train/eval mode; the inputs are unchanged.
-    (``PrefixTuningModel.add_interpolated``, mixing within one bank, weighs its first adapter by alpha.)
+    same task type and label names. ``alpha`` weighs ``first``, as in the prefix-tuning papers'
+    ``alpha * task_a + (1 - alpha) * task_b`` and ``PrefixTuningModel.add_interpolated``: alpha 1
+    gives ``first`` exactly and 0 gives ``second``; the mix is taken of the folded (inference)
+    tensors. The result is of ``first``'s wrapper class, holds the mix as its only adapter and
+    follows ``first``'s train/eval mode (a loaded folder: eval); the inputs are unchanged.
 
     Adapters of different lengths are refused, not padded: a zero-padded prefix slot is not
     neutral (its zero key still draws attention weight exp(0) onto a zero value), and neither is
     a zero prompt embedding, so no padding would keep alpha 0 and 1 exact.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha={alpha} is outside [0, 1]: 0 gives the first adapter, 1 the second")
+        raise ValueError(f"alpha={alpha} is outside [0, 1]: 1 gives the first adapter, 0 the second")
     model = _new_model(first)
     adapter = cast(Adapter, model.adapters[model.active_adapter])
     kind = method_of_config(adapter.config).kind
@@ -44,7 +45,7 @@ def interpolate_models(first: Source, second: Source, alpha: float) -> AdaptedMo
     _check_compatible(model, kind, config, second)
     ours = _folded_tensors(model, model.adapters[model.active_adapter])
     _check_shapes(ours, theirs)
-    mixed = {name: alpha * theirs[name].to(ours[name].device) + (1.0 - alpha) * ours[name] for name in ours}
+    mixed = {name: alpha * ours[name] + (1.0 - alpha) * theirs[name].to(ours[name].device) for name in ours}
     folded = config.model_copy(update={"form": "folded", "method_config": adapter.config.model_dump()})
     new_adapter = model.adapter_method.adapter_from_tensors(folded, mixed)
     model._load_head(config, mixed)

@@ -74,6 +74,9 @@ class AdaptedModel(nn.Module):
         self.adapter_method = self.method_class(base_model, tokenizer)
         if create_adapter:
             self.add_adapter(DEFAULT_ADAPTER)
+        # As transformers' from_pretrained: a model is for using until `.train()` or the trainer says
+        # otherwise, so dropout never makes two calls on one input disagree.
+        self.eval()
 
     # ----- construction -------------------------------------------------------------------
     @classmethod
@@ -91,7 +94,7 @@ class AdaptedModel(nn.Module):
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} already exists; pick another name")
         adapter = self.adapter_method.new_adapter(method_config or self.method_config)
-        adapter.to(self._device())
+        adapter.to(self._device()).train(self.training)  # a new module starts in training mode
         if initialize:
             self.adapter_method.initialize(adapter)
         self.adapters[name] = adapter
@@ -191,7 +194,8 @@ class AdaptedModel(nn.Module):
         config, tensors = read_artifact(directory)
         self._check_method(config, directory)
         self._check_base(config, directory)
-        self.adapters[name] = self.adapter_method.adapter_from_tensors(config, tensors).to(self._device())
+        adapter = self.adapter_method.adapter_from_tensors(config, tensors)
+        self.adapters[name] = adapter.to(self._device()).train(self.training)
         return self.adapters[name]
 
     def load_training_state(self, directory: str | os.PathLike) -> None:
@@ -226,7 +230,7 @@ class AdaptedModel(nn.Module):
             wrapper.base_model.config.label2id = {name: index for index, name in enumerate(names)}
         adapter = wrapper.adapter_method.adapter_from_tensors(config, tensors)
         wrapper.adapters[DEFAULT_ADAPTER] = adapter.to(wrapper._device())
-        return wrapper
+        return wrapper.eval()
 
     @classmethod
     def _check_method(cls, config: ArtifactConfig, source) -> None:

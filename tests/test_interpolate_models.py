@@ -55,10 +55,13 @@ def saved_pair(request, tmp_path_factory):
     return first, second, first.save_pretrained(root / "a"), second.save_pretrained(root / "b")
 
 
-def test_alpha_0_and_1_give_each_model_bit_for_bit(saved_pair):
+def test_alpha_weighs_the_first_adapter_as_the_papers_formula_does(saved_pair):
     first, second, first_dir, second_dir = saved_pair
-    assert torch.equal(_logits(interpolate_models(first_dir, second_dir, 0.0)), _logits(first))
-    assert torch.equal(_logits(interpolate_models(first_dir, second_dir, 1.0)), _logits(second))
+    assert torch.equal(_logits(interpolate_models(first_dir, second_dir, 1.0)), _logits(first))
+    assert torch.equal(_logits(interpolate_models(first_dir, second_dir, 0.0)), _logits(second))
+    assert _tensors(interpolate_models(first_dir, second_dir, 1.0)).keys() == _tensors(first).keys()
+    assert all(torch.equal(tensor, _tensors(first)[name])
+               for name, tensor in _tensors(interpolate_models(first_dir, second_dir, 1.0)).items())
     assert not torch.equal(_logits(first), _logits(second))
 
 
@@ -105,7 +108,7 @@ def test_cli_writes_a_normal_artifact_and_reports_errors_in_one_line(saved_pair,
     assert sorted(path.name for path in out.iterdir()) == sorted(path.name for path in first_dir.iterdir())
     loaded, ours, theirs = _tensors(load_adapter(out)), _tensors(first), _tensors(second)
     for name, tensor in loaded.items():
-        assert torch.equal(tensor, 0.3 * theirs[name] + 0.7 * ours[name]), name
+        assert torch.equal(tensor, 0.3 * ours[name] + 0.7 * theirs[name]), name
     kind = "prefix" if isinstance(first, PrefixTuningModel) else "prompt"
     longer = BUILDERS[kind](5)
     longer_dir = longer.save_pretrained(tmp_path / "longer")
@@ -115,3 +118,18 @@ def test_cli_writes_a_normal_artifact_and_reports_errors_in_one_line(saved_pair,
     errors = [line for line in failed.output.splitlines() if "Error" in line]  # the rest: base-model loading progress
     assert len(errors) == 1 and errors[0].startswith(f"Error: ValueError: cannot interpolate '{kind}' of shapes (3, ")
     assert not (tmp_path / "x").exists()
+
+
+def test_interpolate_out_equal_to_an_input_or_a_symlink_is_refused_before_writing(saved_pair, tmp_path):
+    _, _, first_dir, second_dir = saved_pair
+    before = {path.name: path.read_bytes() for path in first_dir.iterdir()}
+    same = CliRunner().invoke(main, ["interpolate", str(first_dir), str(second_dir), "--alpha", "0.5",
+                                     "--out", str(first_dir)])
+    assert same.exit_code == 2 and "is the input" in same.output
+    assert {path.name: path.read_bytes() for path in first_dir.iterdir()} == before
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    linked = CliRunner().invoke(main, ["interpolate", str(first_dir), str(second_dir), "--alpha", "0.5",
+                                       "--out", str(link)])
+    assert linked.exit_code == 2 and "symbolic link" in linked.output
+    assert not (tmp_path / "elsewhere").exists()

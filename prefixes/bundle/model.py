@@ -42,12 +42,13 @@ class MultiTaskModel(nn.Module):
                  num_labels: dict[str, int], heads: list[RoutedLinear], templates: dict[str, str | None] | None = None):
         """Use the ``from_*`` constructors; ``model`` holds one adapter per task, in ``tasks`` order."""
         super().__init__()
-        self.model = model.eval()
+        self.model = model
         self.tasks = tasks
         self.labels = labels
         self.templates = templates or {}
         self.num_labels = num_labels
         self._heads = heads
+        self.eval()  # serving: the whole bundle, its routed heads included, is for using
 
     # ----- construction -------------------------------------------------------------------------
     @classmethod

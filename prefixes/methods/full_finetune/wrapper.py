@@ -39,6 +39,7 @@ class FullFinetuneModel(nn.Module):
         self.adapters = nn.ModuleDict()  # no prefix bank: one model, one task
         self.model = self._trained_model(base)
         self.base_model = base
+        self.eval()  # as transformers' from_pretrained: training mode comes from `.train()` or the trainer
 
     @classmethod
     def from_config(cls, model_config: ModelConfig, method_config: BaseModel | None = None):

@@ -59,4 +59,4 @@ class IA3Model(FullFinetuneModel):
                 f"{directory} does not fit ia3 with config {model.method_config.model_dump()}: missing "
                 f"{missing[:4]}, unexpected {list(unexpected)[:4]}; load it with the config it trained with"
             )
-        return model
+        return model.eval()

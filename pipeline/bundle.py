@@ -28,11 +28,14 @@ _KIND_SUFFIX = {QUESTION_ANSWERING: "-qa"}
 
 @click.command("multi-task-bundle")
 @params_option
-@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run folders (the train stages' outputs).")
+@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Prepared tasks (the prepare stage's outputs).")
 @click.option("--published", "published_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="What the publish stage filed in the registry.")
-@click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder that receives one subfolder per bundle.")
 def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, published_path: Path, output_dir: Path) -> None:
     """One bundle per (base model, method, kind of task): every such task's prefix over that frozen model."""
     params = load_or_exit(params_path)

@@ -33,12 +33,17 @@ SECOND_METRICS = ("macro_f1", "bleu", "exact_match")
 
 @click.command("compare")
 @params_option
-@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run test metrics (the evaluate stage's outputs).")
+@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run folders (the train stages' outputs).")
 @click.option("--evaluations-dir", default="evaluations", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run evaluation details (the evaluate stage's outputs).")
+@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Prepared tasks (the prepare stage's outputs).")
+@click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the comparison report (Markdown, JSON, plot).")
 def compare(params_path: str, metrics_dir: Path, artifacts_dir: Path, evaluations_dir: Path, data_dir: Path,
             output_dir: Path) -> None:
     """Measured metric, trainable parameters, artifact size, wall time and peak memory per run."""

@@ -6,31 +6,23 @@ import json
 from pathlib import Path
 
 import click
-import torch
-from torch.utils.data import DataLoader
 
-from accelerate import Accelerator
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
-from pipeline.scoring import task_scores
-from pipeline.tasks import encode_splits, model_config, task_format
-from prefixes import metrics
-from prefixes.base_models import load_base_model
-from prefixes.data.formats import collate
-from prefixes.data.grouping import references_by_source
-from prefixes.evaluate import evaluate_model
-from prefixes.generate import generate_batched
-from prefixes.model import load_adapter
+
+# torch and the model stack load inside the functions that use them, so `--help` answers at once.
 
 GENERATION_FORMATS = ("causal_generation", "seq2seq_generation")
 
 
 @click.command("evaluate")
 @params_option
-@click.option("--task", required=True)
-@click.option("--artifact", "artifact_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--task", required=True, help="Task name, a key of `tasks` in the params file.")
+@click.option("--artifact", "artifact_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The trained artifact's folder (a train stage's best/).")
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The task's prepared folder (the prepare stage's output).")
 @click.option("--out", "metrics_path", required=True, type=click.Path(dir_okay=False), help="Test metrics (numbers).")
 @click.option("--details", "details_path", required=True, type=click.Path(dir_okay=False),
               help="Counts, data fingerprint and sample predictions of the evaluation.")
@@ -46,6 +38,11 @@ def evaluate(params_path: str, task: str, artifact_dir: str, data_dir: str, metr
 
 def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_dir: str | Path) -> dict:
     """Test-split metrics of a trained artifact (and, for generation, of the untuned base model)."""
+    from pipeline.scoring import task_scores
+    from pipeline.tasks import encode_splits, model_config
+    from prefixes.base_models import load_base_model
+    from prefixes.model import load_adapter
+
     task = params.tasks[task_name]
     summary, splits = read_prepared(data_dir)
     label_names = summary.get("label_names")
@@ -70,6 +67,13 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
     The loader goes through accelerate: ``gather_for_metrics`` trims the last batch by the state of
     the loader accelerate prepared last, which in a training process is the training loader.
     """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from accelerate import Accelerator
+    from prefixes.data.formats import collate
+    from prefixes.evaluate import evaluate_model
+
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     loader = accelerator.prepare_data_loader(
         # A list is a map-style dataset (__getitem__ and __len__); torch's annotation wants a Dataset.
@@ -80,17 +84,21 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
     return {key.removeprefix("eval_"): value for key, value in results.items()}
 
 
-@torch.no_grad()
 def score_test_generations(params: Params, task, model, test_split: list) -> dict:
     """One generation per test source (the first `evaluate.generation_examples`), scored against
     all of that source's references."""
+    from prefixes.data.grouping import references_by_source
+
     sources = references_by_source(test_split)[: params.evaluate.generation_examples]
     return generation_scores(params, task, model, [s.example for s in sources], [s.references for s in sources])
 
 
-@torch.no_grad()
 def generation_scores(params: Params, task, model, examples, references) -> dict:
     """BLEU and ROUGE-L of greedy generations against the references, in left-padded batches."""
+    from pipeline.tasks import task_format
+    from prefixes import metrics
+    from prefixes.generate import generate_batched
+
     fmt = task_format(task, model.tokenizer, None)
     prompts = [row["input_ids"] for row in fmt.encode_prompts(examples)]
     tokenizer = model.tokenizer

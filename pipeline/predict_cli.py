@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from prefixes.bundle import MultiTaskModel, PredictRequest, read_manifest
+from pipeline.layout import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from prefixes.bundle import PredictRequest
+from prefixes.bundle import read_manifest
+
+# A request line longer than this is refused: answers echo their request, and no task here reads
+# more than a few thousand tokens (the README states the limit).
+MAX_REQUEST_BYTES = 1_000_000
 
 
 @click.command("predict")
-@click.option("--bundle", "manifest_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The bundle's manifest (written by the multi-task-bundle stage).")
+@click.option("--bundle", "manifest_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help=f"The bundle's folder or its {MANIFEST_NAME} (written by the multi-task-bundle stage).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
               help="Requests per forward pass; one batch may mix tasks.")
 @click.option("--max-new-tokens", default=32, show_default=True, type=click.IntRange(min=1),
@@ -29,6 +38,10 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
 
     Every line is checked before the model loads, so bad input fails fast and writes nothing.
     """
+    from prefixes.bundle import MultiTaskModel  # torch loads only once the requests are known to be good
+
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / MANIFEST_NAME
     try:
         tasks = read_manifest(manifest_path).tasks
         # click types its deprecated names, served by a module __getattr__, as object.
@@ -43,6 +56,8 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
 
 def parse_requests(lines: Iterable[bytes | str], tasks: list[str]) -> list[PredictRequest]:
     """Validate JSONL requests; a bad line is an error that names its line number (blank lines are skipped)."""
+    from prefixes.bundle import PredictRequest  # its module loads torch
+
     requests = []
     for number, raw in enumerate(lines, start=1):
         try:
@@ -52,12 +67,17 @@ def parse_requests(lines: Iterable[bytes | str], tasks: list[str]) -> list[Predi
                                        "send UTF-8 JSON lines") from None
         if not line.strip():
             continue
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise click.ClickException(f"line {number} has {len(raw):,} bytes, over the limit of {MAX_REQUEST_BYTES:,} "
+                                       "per request; shorten its text")
         try:
             request = PredictRequest.model_validate_json(line)
         except ValidationError as error:
             problems = "; ".join(_describe(problem) for problem in error.errors())
             raise click.ClickException(f'line {number}: {problems}; each line must be '
-                                       '{{"task": ..., "text": ...}}, with "text_pair": ... for a pair task') from None
+                                       '{"task": ..., "text": ...}, with "text_pair": ... for a pair task') from None
+        if not request.text.strip():
+            raise click.ClickException(f"line {number}: 'text' is empty; send the text to answer")
         if request.task not in tasks:
             raise click.ClickException(f"line {number}: unknown task {request.task!r}; this bundle serves {tasks}")
         requests.append(request)

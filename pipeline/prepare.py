@@ -9,8 +9,8 @@ import click
 from pipeline.common import load_or_exit, params_option, require_task
 from pipeline.params import TaskConfig
 from pipeline.prepared import split_task, write_prepared
-from pipeline.truncation_check import check_truncation, measure_truncation
-from prefixes.base_models import load_tokenizer
+
+# The tokenizer stack loads inside the functions that use it, so `--help` answers at once.
 
 
 @click.command("prepare")
@@ -19,6 +19,8 @@ from prefixes.base_models import load_tokenizer
 @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False), help="Where the splits go.")
 def prepare(params_path: str, task: str, output_dir: str) -> None:
     """Split a task's data (with fingerprints), check its truncation and materialise its base model."""
+    from prefixes.base_models import load_tokenizer
+
     params = load_or_exit(params_path)
     require_task(params, task)
     # Loading the tokenizer converts an embedded GGUF model once here, not inside a timed training stage.
@@ -34,6 +36,8 @@ def prepare_task(task_name: str, task: TaskConfig, *, seed: int, output_dir: str
     Raises DataError, writing nothing, when a split is truncated (by `tokenizer`, the task model's)
     beyond the task's `max_truncated_fraction`; warnings above 10% are logged and kept in data.json.
     """
+    from pipeline.truncation_check import check_truncation, measure_truncation
+
     splits, label_names = split_task(task, seed=seed)
     truncation = measure_truncation(task, tokenizer, splits, label_names)
     warnings = check_truncation(task_name, task, truncation)

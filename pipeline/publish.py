@@ -30,10 +30,14 @@ EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
 
 @click.command("publish")
 @params_option
-@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--dvc-lock", default="dvc.lock", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--artifacts-dir", default="artifacts", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run folders (the train stages' outputs).")
+@click.option("--data-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Prepared tasks (the prepare stage's outputs).")
+@click.option("--metrics-dir", default="metrics", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-run test metrics (the evaluate stage's outputs).")
+@click.option("--dvc-lock", default="dvc.lock", show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="DVC's lock file, recorded with each published version.")
 @click.option("--out", "record_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSON of what was published: '<task>/<method>' -> version and digest.")
 def publish(params_path: str, artifacts_dir: Path, data_dir: Path, metrics_dir: Path, dvc_lock: Path,

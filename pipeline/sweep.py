@@ -193,7 +193,8 @@ def queue(name: str, sweeps_path: str, params_path: str) -> None:
 @sweeps_option
 @params_option
 @click.option("--artifacts-dir", default="artifacts", show_default=True, help="Where the train stages write runs.")
-@click.option("--out", "output_dir", default="reports/sweeps", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "output_dir", default="reports/sweeps", show_default=True, type=click.Path(file_okay=False),
+              help="Folder of the sweep's report.")
 def report(name: str, sweeps_path: str, params_path: str, artifacts_dir: str, output_dir: str) -> None:
     """Write reports/sweeps/NAME.md and .json from the sweep's finished experiments of HEAD."""
     sweep_config = load_sweep(sweeps_path, name, params_path)

@@ -18,31 +18,29 @@ from pathlib import Path
 from typing import cast
 
 import click
-import torch
 
 import pipeline
 import prefixes
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
-from pipeline.evaluate import GENERATION_FORMATS, score_test_generations, split_metrics
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
-from pipeline.scoring import task_scores
-from pipeline.tasks import build_model, encode_splits
 from prefixes.artifact.card import append_card_section
-from prefixes.checkpoint import checkpoint_run, find_checkpoint
 from prefixes.methods.registry import get_method, method_names
-from prefixes.train import Trainer
 from prefixes.versions import library_versions
+
+# torch and the model stack load inside the functions that use them, so `--help` answers at once.
 
 
 def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_test_metrics: bool = False):
     @click.command(name, help=help_text)
     @params_option
-    @click.option("--task", required=True)
-    @click.option("--method", required=True, type=click.Choice(methods))
-    @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
-    @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False))
+    @click.option("--task", required=True, help="Task name, a key of `tasks` in the params file.")
+    @click.option("--method", required=True, type=click.Choice(methods), help="Method to train.")
+    @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
+                  help="The task's prepared folder (the prepare stage's output).")
+    @click.option("--out", "output_dir", required=True, type=click.Path(file_okay=False),
+                  help="The run's folder: best artifact, checkpoint, logs and summary.")
     @click.option("--metrics", "metrics_path", required=with_test_metrics, type=click.Path(dir_okay=False),
                   help="Test metrics JSON (baselines are tested in the training process).")
     @click.option("--details", "details_path", required=with_test_metrics, type=click.Path(dir_okay=False),
@@ -69,6 +67,13 @@ train_baseline = _train_command("train-baseline", tuple(method_names("baseline")
 def train_run(params: Params, task_name: str, method: str, data_dir: str | Path, output_dir: str | Path,
               test_outputs: tuple[str | Path, str | Path] | None = None) -> dict:
     """Train one task with one method (or baseline); write the artifact, logs and a summary."""
+    import torch
+
+    from pipeline.evaluate import GENERATION_FORMATS, score_test_generations, split_metrics
+    from pipeline.scoring import task_scores
+    from pipeline.tasks import build_model, encode_splits
+    from prefixes.train import Trainer
+
     task = params.tasks[task_name]
     output_dir = Path(output_dir)
     summary, splits = read_prepared(data_dir)
@@ -158,6 +163,8 @@ def _code_digest() -> str:
 
 def _resume_point(checkpoint: Path, identity: dict) -> Path | None:
     """The checkpoint to resume from, or None to start fresh; says which on stderr."""
+    from prefixes.checkpoint import checkpoint_run, find_checkpoint
+
     found = find_checkpoint(checkpoint)
     if found is None:
         click.echo(f"Starting fresh: no complete checkpoint in {checkpoint}", err=True)

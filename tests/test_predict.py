@@ -93,6 +93,32 @@ def test_predict_cli_names_the_bad_line(cli_bundle, lines, message):
     assert result.stdout == ""
 
 
+def test_predict_usage_error_shows_the_request_shape_with_single_braces(cli_bundle):
+    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input='{"task": "topic"}\n')
+    assert 'each line must be {"task": ..., "text": ...}' in result.output and "{{" not in result.output
+
+
+def test_predict_bundle_takes_the_bundle_folder(cli_bundle):
+    lines = json.dumps(REQUESTS[0]) + "\n"
+    by_folder = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0].parent)], input=lines)
+    by_file = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=lines)
+    assert by_folder.exit_code == 0, by_folder.output
+    assert by_folder.stdout == by_file.stdout and json.loads(by_folder.stdout)["task"] == "topic"
+
+
+@pytest.mark.parametrize("text", ["", "   "], ids=["empty", "blank"])
+def test_predict_refuses_empty_text(cli_bundle, text):
+    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=json.dumps({"task": "topic", "text": text}))
+    assert result.exit_code == 1 and "line 1: 'text' is empty" in result.output and result.stdout == ""
+
+
+def test_predict_refuses_a_request_over_the_size_limit_without_echoing_it(cli_bundle):
+    huge = json.dumps({"task": "topic", "text": "word " * 2_100_000})
+    result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=huge)
+    assert result.exit_code == 1 and "over the limit of 1,000,000" in result.output
+    assert len(result.output) < 500
+
+
 def test_predict_cli_names_the_line_of_invalid_utf8(cli_bundle):
     lines = b'{"task": "topic", "text": "ok"}\n{"task": "topic", "text": "caf\xe9"}\n'
     result = CliRunner().invoke(predict, ["--bundle", str(cli_bundle[0])], input=lines)

@@ -105,11 +105,34 @@ def _label_names(model: Any, rows: list[Mapping[str, Any]]) -> list[str] | None:
     """The class names labels index: the head's id2label, or one letter per choice (A, B, ...)."""
     if model.task_type == "text_classification":
         id2label = model.base_model.config.id2label
-        return [str(id2label[index]) for index in range(len(id2label))]
+        names = [str(id2label[index]) for index in range(len(id2label))]
+        if names == [f"LABEL_{index}" for index in range(len(names))] and _named_labels(rows) - set(names):
+            return _adopt_data_label_names(model, rows)
+        return names
     if model.task_type == "multiple_choice":
         count = len(rows[0].get("choices") or ())
         return list(string.ascii_uppercase[:count])
     return None
+
+
+def _named_labels(rows: list[Mapping[str, Any]]) -> set[str]:
+    return {row["label"] for row in rows if isinstance(row.get("label"), str)}
+
+
+def _adopt_data_label_names(model: Any, rows: list[Mapping[str, Any]]) -> list[str]:
+    """No class names were given (transformers' LABEL_0, ...), so they come from the data, sorted as
+    sklearn's LabelEncoder sorts them, and go into the head's config: the artifact records them as
+    given names, and later splits and predictions use the same ids."""
+    names = sorted(_named_labels(rows))
+    config = model.base_model.config
+    if len(names) != config.num_labels:
+        raise DataError(
+            f"the examples' labels name {len(names)} classes {names[:10]}, but the model's head has "
+            f"num_labels={config.num_labels}: set num_labels={len(names)} or pass label_names in ModelConfig"
+        )
+    config.id2label = dict(enumerate(names))
+    config.label2id = {name: index for index, name in enumerate(names)}
+    return names
 
 
 def format_for_model(model: Any, label_names: list[str] | None, max_length: int) -> Any:

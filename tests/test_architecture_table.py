@@ -138,20 +138,3 @@ def test_architecture_table_matches_docs(tmp_path):
     assert DOC.exists() and DOC.read_text() == table, (
         f"{DOC} differs from the measured table; rerun with PREFIXES_REGENERATE=1 and commit it"
     )
-    readme = REPO / "README.md"
-    if os.environ.get("PREFIXES_REGENERATE") == "1":
-        readme.write_text(_with_table(readme.read_text(), rows))
-    assert readme.read_text() == _with_table(readme.read_text(), rows), (
-        "README.md's architecture table differs from the measured one; rerun with PREFIXES_REGENERATE=1"
-    )
-
-
-README_START, README_END = "<!-- architecture table: generated -->", "<!-- end of architecture table -->"
-
-
-def _with_table(readme: str, rows: list[str]) -> str:
-    """README.md with the table's rows between its markers (the header lines come from HEADER)."""
-    head, _, rest = readme.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    header = [line for line in HEADER.splitlines() if line.startswith("|")]
-    return head + README_START + "\n" + "\n".join(header + rows) + "\n" + README_END + tail

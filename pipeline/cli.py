@@ -10,6 +10,11 @@ import os
 
 import click
 
+# A stage's output is for people. transformers' per-load reports and progress bars name nothing a
+# stage's user can act on (and write raw escape codes into logs); set the variables to see them.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 # command name -> (module, attribute)
 _COMMANDS = {
     "prepare": ("pipeline.prepare", "prepare"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
+from pipeline.console import HEADLINE, scores, stage_lines
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
 
@@ -30,10 +30,12 @@ def evaluate(params_path: str, task: str, artifact_dir: str, data_dir: str, metr
     """Test-split metrics of a trained artifact."""
     params = load_or_exit(params_path)
     require_task(params, task)
-    metrics, details = split_results(evaluate_run(params, task, artifact_dir, data_dir))
-    write_json(metrics_path, metrics)
-    write_json(details_path, details)
-    click.echo(json.dumps(metrics))
+    with stage_lines("evaluate", task) as outcome:
+        metrics, details = split_results(evaluate_run(params, task, artifact_dir, data_dir))
+        write_json(metrics_path, metrics)
+        write_json(details_path, details)
+        outcome["result"] = f"test {scores(metrics, HEADLINE)} of {artifact_dir}"
+        outcome["wrote"] = metrics_path
 
 
 def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_dir: str | Path) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option, require_task
+from pipeline.console import stage_lines
 from pipeline.params import TaskConfig
 from pipeline.prepared import split_task, write_prepared
 
@@ -23,11 +24,13 @@ def prepare(params_path: str, task: str, output_dir: str) -> None:
 
     params = load_or_exit(params_path)
     require_task(params, task)
-    # Loading the tokenizer converts an embedded GGUF model once here, not inside a timed training stage.
-    tokenizer = load_tokenizer(params.models[params.tasks[task].model])
-    summary = prepare_task(task, params.tasks[task], seed=params.seed, output_dir=output_dir, tokenizer=tokenizer)
-    click.echo(f"{task}: {summary['counts']} examples of {summary['sources']} sources, "
-               f"fingerprint {summary['fingerprint'][:12]}")
+    with stage_lines("prepare", task) as outcome:
+        # Loading the tokenizer converts an embedded GGUF model once here, not inside a timed training stage.
+        tokenizer = load_tokenizer(params.models[params.tasks[task].model])
+        summary = prepare_task(task, params.tasks[task], seed=params.seed, output_dir=output_dir, tokenizer=tokenizer)
+        counts = ", ".join(f"{split} {count}" for split, count in summary["counts"].items())
+        outcome["result"] = f"{counts} examples, fingerprint {summary['fingerprint'][:12]}"
+        outcome["wrote"] = output_dir
 
 
 def prepare_task(task_name: str, task: TaskConfig, *, seed: int, output_dir: str | Path, tokenizer) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from pipeline.layout import split_file
@@ -14,6 +17,7 @@ from prefixes.data.formats import (
     MultipleChoiceFormat,
     Seq2SeqGenerationFormat,
 )
+from prefixes.data.truncation import logger as truncation_logger
 from prefixes.methods.registry import get_method
 
 
@@ -65,8 +69,21 @@ def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[d
             f"{limit} positions: lower tasks.*.max_length to at most {limit - reserved}"
         )
     encoded, reports = {}, {}
-    for name, examples in splits.items():
-        # Bad data is reported by the prepared file and row it sits in.
-        encoded[name], report = fmt.encode(examples, origin=f"Prepared file {split_file(name)}")
-        reports[name] = {"examples": report.total, "truncated": report.truncated, "max_length": report.max_length}
+    with _truncation_logged_once():
+        for name, examples in splits.items():
+            # Bad data is reported by the prepared file and row it sits in.
+            encoded[name], report = fmt.encode(examples, origin=f"Prepared file {split_file(name)}")
+            reports[name] = {"examples": report.total, "truncated": report.truncated, "max_length": report.max_length}
     return encoded, reports
+
+
+@contextmanager
+def _truncation_logged_once() -> Iterator[None]:
+    """prepare reports each split's truncation against the task's limits (and the run's summary
+    records it); the stages that encode the splits again would only repeat it per split."""
+    level = truncation_logger.level
+    truncation_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        truncation_logger.setLevel(level)

@@ -22,6 +22,7 @@ import click
 import pipeline
 import prefixes
 from pipeline.common import load_or_exit, params_option, require_task, split_results, write_json
+from pipeline.console import HEADLINE, scores, stage_lines
 from pipeline.layout import BEST_DIR, CHECKPOINT_DIR, TRAIN_SUMMARY
 from pipeline.params import Params
 from pipeline.prepared import read_prepared
@@ -50,8 +51,12 @@ def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_tes
         params = load_or_exit(params_path)
         require_task(params, task)
         test_outputs = (metrics_path, cast(str, details_path)) if metrics_path else None
-        summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs)
-        click.echo(json.dumps({k: summary[k] for k in ("task", "method", "global_step", "best_eval", "wall_time_s")}))
+        # The start line is the resume decision (fresh or resuming, and why).
+        with stage_lines(name, f"{task}/{method}", announce=False) as outcome:
+            summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs)
+            best = scores(summary["best_eval"] or {}, ("loss", *HEADLINE), prefix="eval_")
+            outcome["result"] = f"{summary['global_step']} steps, best eval {best}"
+            outcome["wrote"] = output_dir
 
     return command
 

@@ -78,8 +78,10 @@ def _run(model: PreTrainedModel, inputs: dict, **extra):
 
 
 def _output_cache(output):
-    cache = output.get("cache")  # transformers 5.24's name; earlier versions said past_key_values
-    return cache if cache is not None else output.get("past_key_values")
+    # transformers 5.24 says "cache", earlier versions "past_key_values"; only the names the output
+    # holds are read, since asking 5.24 for the old name logs a deprecation warning at our users.
+    present = set(output.keys())
+    return next((output[name] for name in ("cache", "past_key_values") if name in present), None)
 
 
 def _cache_calls(cache) -> list[Call]:

@@ -241,7 +241,9 @@ class Trainer:
             progress, best = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
             last_loss = progress.pop("last_loss")
         log = MetricsLog(self.log_dir, progress["step"], accelerator.is_main_process)
-        bar = tqdm(total=total_steps, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
+        # disable=None: a progress bar on a terminal only, not in a log file
+        bar = tqdm(total=total_steps, initial=progress["step"], desc="train",
+                   disable=None if accelerator.is_local_main_process else True)
         return _Run(model, optimizer, scheduler, params, eval_loader, progress, log, bar, total_steps,
                     start=time.perf_counter() - progress["elapsed_s"], best_state=best[0], best_metrics=best[1],
                     last_loss=last_loss, class_weights=class_weights,

@@ -7,7 +7,6 @@ import os
 from typing import Any, cast
 
 from peft import IA3Config as PeftIA3Config
-from peft import get_peft_model
 from peft.utils import load_peft_weights, set_peft_model_state_dict
 from pydantic import BaseModel
 from torch import nn
@@ -16,7 +15,7 @@ from transformers import PreTrainedModel
 from prefixes.config import ModelConfig
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.ia3.config import IA3Config
-from prefixes.methods.peft_task import peft_task_type
+from prefixes.methods.peft_task import peft_task_type, wrapped_by_peft
 
 # Names of the parameters PEFT adds: the scaling vectors and the trained copies of the head.
 _ADDED_PARAMETER_MARKS = ("ia3_l.", "modules_to_save.")
@@ -33,7 +32,7 @@ class IA3Model(FullFinetuneModel):
         config = PeftIA3Config(task_type=peft_task_type(self.task_type, "(IA)^3"), target_modules=method_config.target_modules,
                                feedforward_modules=method_config.feedforward_modules)
         try:
-            return get_peft_model(base, config)
+            return wrapped_by_peft(base, config)
         except ValueError as error:  # PEFT knows no default layers for this architecture
             raise ValueError(
                 f"ia3 on model_type={base.config.model_type!r}: {error}; set the ia3 config's target_modules "

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import cast
 
 from peft import LoraConfig as PeftLoraConfig
-from peft import get_peft_model
 from torch import nn
 from transformers import PreTrainedModel
 
 from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.lora.config import LoraConfig
-from prefixes.methods.peft_task import peft_task_type
+from prefixes.methods.peft_task import peft_task_type, wrapped_by_peft
 
 
 def _span_heads(base: PreTrainedModel) -> list[str]:
@@ -29,7 +28,7 @@ class LoraModel(FullFinetuneModel):
         config = PeftLoraConfig(task_type=peft_task_type(self.task_type, "LoRA"), r=method_config.r,
                                 lora_alpha=method_config.alpha, target_modules="all-linear",
                                 exclude_modules=_span_heads(base) if self.task_type == "question_answering" else None)
-        return get_peft_model(base, config)
+        return wrapped_by_peft(base, config)
 
     def num_base_parameters(self) -> int:
         return sum(p.numel() for n, p in self.base_model.named_parameters() if "lora_" not in n)

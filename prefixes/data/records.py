@@ -38,7 +38,8 @@ def resolve_columns(
     if "text" not in mapping:
         raise DataError(
             f"{where} has no column 'text'; available columns: {available}. "
-            "Pass columns={'text': <column>} naming the input text column."
+            "Map the input text column to the field 'text' in the task's `columns` "
+            "(in YAML: `columns: {text: <column>}`)."
         )
     return mapping
 
@@ -81,12 +82,15 @@ def rows_to_examples(
     *,
     where: str,
     name_label: Callable[[int], str] | None = None,
+    first_line: int | None = None,
 ) -> Iterator[Example]:
-    """Turn records into Examples; `mapping` is Example field -> column. Records count from 1."""
+    """Turn records into Examples; `mapping` is Example field -> column. Records count from 1; a
+    text file's records (`first_line` given: the line of the first record) are named by line."""
     for record, row in enumerate(rows, start=1):
         values: dict[str, Any] = {}
+        place = f"record {record}" if first_line is None else f"line {first_line + record - 1}"
         for field, column in mapping.items():
-            at = f"{where} column {column!r} record {record}"
+            at = f"{where} column {column!r} {place}"
             value = column_value(row, column, at)
             if field == "answers":
                 values[field] = _to_answers(value, at)
@@ -97,7 +101,7 @@ def rows_to_examples(
             else:
                 values[field] = _to_text(value, at)
         if values.get("answers") and "text_pair" in values:
-            at = f"{where} column {mapping['answers']!r} record {record}"
+            at = f"{where} column {mapping['answers']!r} {place}"
             check_answers(values["answers"], values["text_pair"], at)
         yield Example(**values)
 

@@ -83,7 +83,9 @@ def _iter_file(path: Path, columns: dict[str, str] | None) -> Iterator[Example]:
     if not rows:
         raise DataError(f"File {path} holds no records: write at least one example to it.")
     mapping = resolve_columns(columns, available, where=f"File {path}")
-    return rows_to_examples(rows, mapping, where=f"File {path}")
+    # A CSV or TSV record is named by its line (the header is line 1), as an editor shows it.
+    first_line = 2 if path.suffix.lower() in (".csv", ".tsv") else None
+    return rows_to_examples(rows, mapping, where=f"File {path}", first_line=first_line)
 
 
 def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:

@@ -218,11 +218,19 @@ def test_empty_file(tmp_path):
         load_source(str(path), columns=COLUMNS)
 
 
-def test_empty_cell_names_file_column_and_record(tmp_path):
+def test_a_csv_error_names_the_line_an_editor_shows(tmp_path):
     path = _write(tmp_path / "data.csv", [ROWS[0], {"sentence": "", "sentiment": 1, "extra": ""}])
     with pytest.raises(DataError) as err:
         load_source(str(path), columns=COLUMNS)
-    assert f"File {path} column 'sentence' record 2 is empty" in str(err.value)
+    assert path.read_text().splitlines()[2].startswith(",")  # the header is line 1, the empty cell line 3
+    assert f"File {path} column 'sentence' line 3 is empty" in str(err.value)
+
+
+def test_a_missing_text_column_is_explained_as_a_columns_setting(tmp_path):
+    path = _write(tmp_path / "data.csv", ROWS)
+    with pytest.raises(DataError) as err:
+        load_source(str(path))
+    assert "`columns: {text: <column>}`" in str(err.value) and "columns={" not in str(err.value)
 
 
 def test_non_string_text_names_the_value(tmp_path):

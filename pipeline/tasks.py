@@ -69,7 +69,7 @@ def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[d
             f"{limit} positions: lower tasks.*.max_length to at most {limit - reserved}"
         )
     encoded, reports = {}, {}
-    with _truncation_logged_once():
+    with truncation_said_by_the_pipeline():
         for name, examples in splits.items():
             # Bad data is reported by the prepared file and row it sits in.
             encoded[name], report = fmt.encode(examples, origin=f"Prepared file {split_file(name)}")
@@ -78,9 +78,9 @@ def encode_splits(task: TaskConfig, model, label_names, splits: dict) -> tuple[d
 
 
 @contextmanager
-def _truncation_logged_once() -> Iterator[None]:
-    """prepare reports each split's truncation against the task's limits (and the run's summary
-    records it); the stages that encode the splits again would only repeat it per split."""
+def truncation_said_by_the_pipeline() -> Iterator[None]:
+    """The library's own truncation warning, off: prepare reports each split's truncation against
+    the task's limits (and a run's summary records it), so the library's line would repeat it."""
     level = truncation_logger.level
     truncation_logger.setLevel(logging.ERROR)
     try:

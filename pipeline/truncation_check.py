@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from pipeline.params import TaskConfig
-from pipeline.tasks import task_format
+from pipeline.tasks import task_format, truncation_said_by_the_pipeline
 from prefixes.data.example import DataError, Example
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ def measure_truncation(
     fmt = task_format(task, tokenizer, label_names)
     measured: dict[str, dict] = {}
     for name, examples in splits.items():
-        _, report = fmt.encode(examples)
+        with truncation_said_by_the_pipeline():
+            _, report = fmt.encode(examples)
         entry = {"examples": report.total, "truncated": report.truncated, "fraction": report.fraction}
         prompt_truncation = getattr(fmt, "prompt_truncation", None)  # generation formats only
         if prompt_truncation is not None:

@@ -51,6 +51,7 @@ def test_prepare_refuses_prompts_with_no_room_and_writes_nothing(tmp_path, monke
 
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: DataError: tasks.chitchat: 42/42 (100.0%) of the train split")
-    assert "or accept it with tasks.chitchat.max_truncated_fraction: 1.0" in lines[0]
+    assert lines[0] == "prepare chitchat: started"  # and no "done" line: the error is the end
+    assert len(lines) == 2 and lines[1].startswith("Error: DataError: tasks.chitchat: 42/42 (100.0%) of the train split")
+    assert "or accept it with tasks.chitchat.max_truncated_fraction: 1.0" in lines[1]
     assert not (project / "out").exists()

@@ -15,7 +15,7 @@ import torch
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
 from bench.sides import build
 from bench.workloads import Workload
-from prefixes.inject_generate import takes_prefilled_cache
+from prefixes.inject.generate import takes_prefilled_cache
 
 # Forward latency is per request (batch 1, sequence 128); more rounds because each call is short.
 LATENCY_ROUNDS = 3

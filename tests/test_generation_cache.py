@@ -7,8 +7,8 @@ import torch
 from conftest import tiny_model
 
 from prefixes import PrefixConfig, PrefixTuningModel
-from prefixes.inject import PrefixState
-from prefixes.inject_generate import takes_prefilled_cache
+from prefixes.inject.generate import takes_prefilled_cache
+from prefixes.inject.state import PrefixState
 
 SETTINGS = {
     "greedy": {"do_sample": False},

@@ -27,10 +27,10 @@ class ToyConfig(StrictModel):
 class ToyPrefix(nn.Module):
     """A flat prefix that starts at zero: the model starts exactly as the base model."""
 
-    def __init__(self, config: ToyConfig, sites):
+    def __init__(self, config: ToyConfig, layout):
         super().__init__()
         self.config = config
-        self.prefix = nn.Parameter(torch.zeros(config.prefix_length, sites.num_sites, 2, sites.num_kv_heads, sites.head_dim))
+        self.prefix = nn.Parameter(torch.zeros(config.prefix_length, layout.num_sites, 2, layout.num_kv_heads, layout.head_dim))
 
     @property
     def length(self) -> int:
@@ -44,7 +44,7 @@ class ToyMethod(PrefixMethod):
     config_class = ToyConfig
 
     def new_adapter(self, config):
-        return ToyPrefix(config, self.sites)
+        return ToyPrefix(config, self.prefix_layout)
 
     def initialize(self, adapter):
         pass
@@ -53,7 +53,7 @@ class ToyMethod(PrefixMethod):
         return {"prefix": adapter.prefix.detach().clone()}
 
     def adapter_from_tensors(self, config, tensors):
-        adapter = ToyPrefix(ToyConfig.model_validate(config.method_config), self.sites)
+        adapter = ToyPrefix(ToyConfig.model_validate(config.method_config), self.prefix_layout)
         adapter.load_state_dict({"prefix": tensors["prefix" if config.form == "folded" else "adapter.prefix"]})
         return adapter
 

@@ -12,7 +12,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from prefixes.inject import PrefixLayout
+from prefixes.inject.layout import PrefixLayout
 from prefixes.methods.prefix.config import PrefixConfig
 
 

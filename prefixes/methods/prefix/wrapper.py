@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from prefixes.artifact.schema import ArtifactConfig
-from prefixes.inject import build_state
-from prefixes.inject_attach import prefixes_attached
-from prefixes.inject_generate import generate_with_prefilled_cache, takes_prefilled_cache
-from prefixes.inject_trace import discover_layout, probe_inputs, record_attention
+from prefixes.inject.attach import prefixes_attached
+from prefixes.inject.generate import generate_with_prefilled_cache, takes_prefilled_cache
+from prefixes.inject.state import build_state
+from prefixes.inject.trace import discover_layout, probe_inputs, record_attention
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.prefix.config import PrefixConfig
 from prefixes.methods.prefix.encoder import PrefixEncoder, interpolate, prefix_from_folded, text_activations
@@ -28,12 +28,12 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
 
     def __init__(self, base_model, tokenizer=None):
         super().__init__(base_model, tokenizer)
-        # sites: the layout prefixes are sized from; attachment: how they reach each site
-        # (the attention interface or a prefilled cache) and in which order.
-        self.sites, self.attachment = discover_layout(base_model)
+        # prefix_layout: what prefixes are sized from; attachment: how they reach each attention
+        # site (the attention interface or a prefilled cache) and in which order.
+        self.prefix_layout, self.attachment = discover_layout(base_model)
 
     def new_adapter(self, config: PrefixConfig) -> PrefixEncoder:
-        return PrefixEncoder(config, self.sites, self.base_model.config.get_text_config().hidden_size)
+        return PrefixEncoder(config, self.prefix_layout, self.base_model.config.get_text_config().hidden_size)
 
     def initialize(self, adapter: PrefixEncoder) -> None:
         activations = site_scale = None
@@ -78,22 +78,22 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
     def adapter_from_tensors(self, config: ArtifactConfig, tensors: dict[str, torch.Tensor]) -> PrefixEncoder:
         method_config = PrefixConfig.model_validate(config.method_config)
         if config.form == "folded":
-            return prefix_from_folded(method_config, self.sites, tensors["prefix"])
+            return prefix_from_folded(method_config, self.prefix_layout, tensors["prefix"])
         adapter = self.new_adapter(method_config)
         adapter.load_state_dict({k.removeprefix("adapter."): v for k, v in tensors.items() if k.startswith("adapter.")})
         return adapter
 
     def layout(self) -> dict:
-        return self.sites.to_dict()
+        return self.prefix_layout.to_dict()
 
     def peft_adapter(self, adapter: PrefixEncoder, max_length: int | None) -> tuple[dict, torch.Tensor]:
         text_config = self.base_model.config.get_text_config()
-        sites = self.sites
+        layout = self.prefix_layout
         check_windows(self.base_model, self.attachment.windows, adapter.length, max_length)
-        if sites.num_sites != text_config.num_hidden_layers:
+        if layout.num_sites != text_config.num_hidden_layers:
             raise ValueError(
                 f"PEFT expects one prefix per decoder layer ({text_config.num_hidden_layers}); this model has "
-                f"{sites.num_sites} attention sites and cannot be exported"
+                f"{layout.num_sites} attention sites and cannot be exported"
             )
         folded = adapter.folded()
         # PEFT sizes its view from these two fields; kv heads x head_dim keeps GQA models exact.
@@ -101,8 +101,8 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
             "peft_type": "PREFIX_TUNING",
             "prefix_projection": False,
             "encoder_hidden_size": text_config.hidden_size,
-            "num_attention_heads": sites.num_kv_heads,
-            "token_dim": sites.num_kv_heads * sites.head_dim,
+            "num_attention_heads": layout.num_kv_heads,
+            "token_dim": layout.num_kv_heads * layout.head_dim,
         }
         return fields, folded.reshape(folded.shape[0], -1)
 
@@ -120,12 +120,12 @@ class PrefixTuningModel(AdaptedModel):
 
     @property
     def layout(self):
-        """The attention sites prefixes enter (``prefixes.inject.PrefixLayout``)."""
-        return self.adapter_method.sites
+        """The attention sites prefixes enter (``prefixes.inject.layout.PrefixLayout``)."""
+        return self.adapter_method.prefix_layout
 
     @property
     def attachment(self):
-        """How prefixes reach the sites: mechanism, cache class, windows (``prefixes.inject_trace.Sites``)."""
+        """How prefixes reach the sites: mechanism, cache class, windows (``prefixes.inject.layout.Attachment``)."""
         return self.adapter_method.attachment
 
     def _state(self, task_ids: torch.Tensor | None):
@@ -146,7 +146,7 @@ class PrefixTuningModel(AdaptedModel):
     def generate(self, task_ids: torch.Tensor | None = None, *, prefix_in_cache: bool = True, **kwargs):
         """``transformers`` generation (greedy, sampling, beam search) with the KV cache.
 
-        Where the model allows (``prefixes.inject_generate``), the prefix is written into the cache
+        Where the model allows (``prefixes.inject.generate``), the prefix is written into the cache
         once before decoding; otherwise, or with ``prefix_in_cache=False`` (the same tokens, for
         comparison), every attention call prepends it.
         """

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from prefixes.artifact.schema import ArtifactConfig
-from prefixes.inject_attach import prefixes_attached
+from prefixes.inject.attach import prefixes_attached
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.prompt.config import PromptConfig
 from prefixes.methods.prompt.soft_prompt import SoftPrompt

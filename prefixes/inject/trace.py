@@ -1,7 +1,7 @@
 """Where a model's prefixes go, found by tracing one tiny forward.
 
 One forward records both the attention calls that receive our ``prefix_state`` keyword (through
-the wrapper of ``inject_wrap``) and, for decoder-only models, the KV cache the model fills. When
+the wrapper of ``prefixes.inject.wrap``) and, for decoder-only models, the KV cache the model fills. When
 the calls cover every cache layer, prefixes are prepended per attention call (``attention``);
 otherwise the model's layers do not pass our keyword on to their attention (BLOOM, Falcon and
 StableLM in transformers 5.24), and prefixes enter through the cache (``cache``).
@@ -16,10 +16,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from prefixes.inject import PrefixLayout
-from prefixes.inject_wrap import restore_attention, use_prefix_attention
-
-Mechanism = Literal["attention", "cache"]
+from prefixes.inject.layout import Attachment, Mechanism, PrefixLayout
+from prefixes.inject.wrap import restore_attention, use_prefix_attention
 
 
 @dataclass(frozen=True)
@@ -31,16 +29,6 @@ class Call:
     value: torch.Tensor
     query_len: int
     window: int | None  # the site's sliding window, None for full attention
-
-
-@dataclass(frozen=True)
-class Sites:
-    """How prefixes reach one model: the mechanism, attention modules by site, each site's window."""
-
-    mechanism: Mechanism
-    index: dict[nn.Module, int]  # empty for ``cache``: site i is cache layer i
-    windows: tuple[int | None, ...]
-    cache_class: type | None  # the cache the model fills by itself (``cache`` mechanism)
 
 
 class _Recorder:
@@ -114,7 +102,7 @@ def record_attention(model: PreTrainedModel, inputs: dict, mechanism: Mechanism)
     return recorder.calls
 
 
-def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, Sites]:
+def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, Attachment]:
     """Choose the mechanism and size the prefixes from what the attention sites see."""
     inner = model.config._attn_implementation
     wrapped = type(model)._can_set_attn_implementation()
@@ -141,8 +129,8 @@ def discover_layout(model: PreTrainedModel) -> tuple[PrefixLayout, Sites]:
     if len(shapes) != 1:
         raise TypeError(f"attention sites differ in (kv_heads, head_dim): {sorted(shapes)}; unsupported")
     (num_kv_heads, head_dim), = shapes
-    sites = Sites(mechanism, index, tuple(call.window for call in calls), cache_class)
-    return PrefixLayout(tuple(kinds), num_kv_heads, head_dim), sites
+    attachment = Attachment(mechanism, index, tuple(call.window for call in calls), cache_class)
+    return PrefixLayout(tuple(kinds), num_kv_heads, head_dim), attachment
 
 
 def _check_cache_windows(model: PreTrainedModel, mechanism: Mechanism, calls: list[Call]) -> None:

@@ -1,6 +1,6 @@
 """Generation with the prefix written once into the KV cache, ahead of the prompt.
 
-The ``attention`` mechanism (``inject_wrap``) concatenates every site's prefix to the keys and
+The ``attention`` mechanism (``prefixes.inject.wrap``) concatenates every site's prefix to the keys and
 values and widens the mask at every call, decoding steps included. For generation that work is
 the same at every step, so here each site's prefix keys/values go into layer ``site`` of a
 ``DynamicCache`` before the first step, exactly where the concatenation puts them, and the 2-D
@@ -24,29 +24,30 @@ from typing import cast
 import torch
 from transformers import DynamicCache, GenerationMixin, PreTrainedModel
 
-from prefixes.inject import PrefixState, expand_batch
-from prefixes.inject_trace import Sites
+from prefixes.inject.cache import prefill, with_prefix_columns
+from prefixes.inject.layout import Attachment
+from prefixes.inject.state import PrefixState
 
 # Calls that bring their own cache, cache kind, positions or embeddings: the prefilled cache
 # would contradict them.
 _OWN_STATE_KEYS = ("cache", "past_key_values", "cache_implementation", "position_ids", "inputs_embeds")
 
 
-def takes_prefilled_cache(model: PreTrainedModel, sites: Sites, kwargs: dict) -> bool:
+def takes_prefilled_cache(model: PreTrainedModel, attachment: Attachment, kwargs: dict) -> bool:
     """Whether this generate call can start from a cache holding the prefix (see the module notes)."""
-    if model.config.is_encoder_decoder or sites.mechanism != "attention":
+    if model.config.is_encoder_decoder or attachment.mechanism != "attention":
         return False
     if kwargs.get("input_ids") is None or kwargs.get("use_cache") is False:
         return False
     if any(kwargs.get(key) is not None for key in _OWN_STATE_KEYS):
         return False
-    if any(window is not None for window in sites.windows):
+    if any(window is not None for window in attachment.windows):
         return False
     if "position_ids" not in inspect.signature(model.forward).parameters:
         return False
     layers = model.config.get_text_config().num_hidden_layers
-    in_layer_order = all(getattr(module, "layer_idx", None) == site for module, site in sites.index.items())
-    return len(sites.index) == layers and in_layer_order
+    in_layer_order = all(getattr(module, "layer_idx", None) == site for module, site in attachment.index.items())
+    return len(attachment.index) == layers and in_layer_order
 
 
 def generate_with_prefilled_cache(model: PreTrainedModel, state: PrefixState, kwargs: dict):
@@ -55,22 +56,14 @@ def generate_with_prefilled_cache(model: PreTrainedModel, state: PrefixState, kw
     mask = kwargs.pop("attention_mask", None)
     if mask is None:
         mask = _inferred_mask(model, input_ids, kwargs)
-    batch, prefix_len = input_ids.shape[0], state.keys.shape[3]
     # generate repeats each example in place for beams / returned sequences; the cache, not a
     # tensor argument, is not repeated by it, so it is built at the repeated size.
-    rows = batch * _repeats(model, kwargs)
     cache = DynamicCache(config=model.config)
-    for site in range(state.keys.shape[0]):
-        keys = expand_batch(state.keys[site], rows).to(model.dtype).contiguous()
-        values = expand_batch(state.values[site], rows).to(model.dtype).contiguous()
-        cache.update(keys, values, site)
-    visible = torch.ones(batch, prefix_len, dtype=mask.dtype, device=mask.device)
-    if state.visible is not None:
-        visible = expand_batch(state.visible, batch).to(mask.dtype)
+    prefill(cache, state, input_ids.shape[0] * _repeats(model, kwargs), model.dtype)
     cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     # A mask longer than input_ids tells generate the cache holds what comes before the prompt.
     generator = cast(GenerationMixin, model)
-    return generator.generate(input_ids=input_ids, attention_mask=torch.cat([visible, mask], dim=1),
+    return generator.generate(input_ids=input_ids, attention_mask=with_prefix_columns(state, mask),
                               **{cache_name: cache}, **kwargs)
 
 

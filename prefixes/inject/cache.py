@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from transformers import PreTrainedModel
 
-from prefixes.inject import PrefixState, expand_batch
+from prefixes.inject.state import PrefixState, expand_batch
 
 # Caches that hold a prefix at their start: generation's later steps reuse the cache it prefilled.
 _PREFILLED: weakref.WeakSet = weakref.WeakSet()
@@ -41,7 +41,7 @@ def enter_cache(model: PreTrainedModel, state: PrefixState, cache_class: type, k
     if cache is None:
         cache = cache_class(config=model.config)
     if cache.get_seq_length() == 0:
-        _prefill(cache, state, batch, model.dtype)
+        prefill(cache, state, batch, model.dtype)
     elif cache not in _PREFILLED:
         raise ValueError(
             f"a cache passed to prefixed {type(model).__name__} must come from a prefixed call: its prefix is missing"
@@ -55,20 +55,30 @@ def enter_cache(model: PreTrainedModel, state: PrefixState, cache_class: type, k
         raise ValueError(f"{type(model).__name__} takes prefixes through its KV cache, which needs a 2-D attention_mask")
     kwargs["attention_mask"] = mask
     kwargs = shift(kwargs)
-    visible = torch.ones(batch, prefix_len, dtype=mask.dtype, device=mask.device)
-    if state.visible is not None:
-        visible = expand_batch(state.visible, batch).to(mask.dtype)
-    kwargs["attention_mask"] = torch.cat([visible, mask], dim=1)  # (B, P + past + S)
+    kwargs["attention_mask"] = with_prefix_columns(state, mask)  # (B, P + past + S)
     return kwargs
 
 
-def _prefill(cache, state: PrefixState, batch: int, dtype: torch.dtype) -> None:
-    """Each site's prefix (B, kv_heads, P, D) into cache layer ``site``, as if P tokens had run."""
+def prefill(cache, state: PrefixState, rows: int, dtype: torch.dtype) -> None:
+    """Each site's prefix (rows, kv_heads, P, D) into cache layer ``site``, as if P tokens had run.
+
+    Both routes through a cache use it: a model reached through its cache, and generation that
+    writes the prefix once ahead of the prompt (``prefixes.inject.generate``)."""
     for site in range(state.keys.shape[0]):
-        keys = expand_batch(state.keys[site], batch).to(dtype)
-        values = expand_batch(state.values[site], batch).to(dtype)
+        keys = expand_batch(state.keys[site], rows).to(dtype).contiguous()
+        values = expand_batch(state.values[site], rows).to(dtype).contiguous()
         cache.update(keys, values, site)
     _PREFILLED.add(cache)
+
+
+def with_prefix_columns(state: PrefixState, mask: torch.Tensor) -> torch.Tensor:
+    """A 2-D (B, S) attention mask with the prefix columns in front: (B, P + S); the masked slots
+    of a shorter prefix in a mixed-task batch are zeros."""
+    batch, prefix_len = mask.shape[0], state.keys.shape[3]
+    visible = torch.ones(batch, prefix_len, dtype=mask.dtype, device=mask.device)
+    if state.visible is not None:
+        visible = expand_batch(state.visible, batch).to(mask.dtype)
+    return torch.cat([visible, mask], dim=1)
 
 
 def leave_cache(kwargs: dict, output):

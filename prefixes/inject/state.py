@@ -1,59 +1,12 @@
-"""Prefixes as keys/values: the layout of one model's prefix and the state of one forward pass.
-
-A model's attention is reached in one of two ways (``prefixes.inject_trace`` finds which):
-
-- ``attention``: every attention call goes through transformers' ``ALL_ATTENTION_FUNCTIONS`` with the
-  forward's keyword arguments, so a wrapper of the model's own implementation (``inject_wrap``)
-  receives the :class:`PrefixState` as ``prefix_state`` and prepends each site's prefix there;
-- ``cache``: the attention does not take our keyword argument (BLOOM, Falcon, StableLM in
-  transformers 5.24), so the prefix enters as a prefilled KV cache (``inject_cache``).
-
-Either way nothing derived from trainable parameters is stored on a module between forwards,
-every example of a batch may carry its own prefix of its own length, and positions of real
-tokens start after the prefix (``inject_attach``).
-
-Sliding-window and chunked attention: the prefix conditions every position, as in the papers. It
-is never slid out of a window: the window (or chunk) applies to real tokens only, and the prefix
-columns stay visible to every query. PEFT, which keeps the prefix in the cache at the oldest
-positions, drops it for queries further than the window from it (see ``peft_export``).
-
-Prefix keys are stored post-projection (and, for rotary models, post-rotation) like a KV cache,
-sized ``num_key_value_heads * head_dim`` per site, measured from the model rather than guessed.
-"""
+"""The prefixes of one forward pass (``PrefixState``): each site's keys and values for every example
+of the batch, prepended at each attention call with the mask widened once per forward."""
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class PrefixLayout:
-    """Where prefixes go in one model: one site per attention call, in call order."""
-
-    site_kinds: tuple[Literal["self", "cross"], ...]
-    num_kv_heads: int
-    head_dim: int
-
-    @property
-    def num_sites(self) -> int:
-        return len(self.site_kinds)
-
-    @property
-    def site_width(self) -> int:
-        """Numbers per virtual token for one site: key and value."""
-        return 2 * self.num_kv_heads * self.head_dim
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "site_kinds": list(self.site_kinds)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PrefixLayout:
-        return cls(tuple(data["site_kinds"]), int(data["num_kv_heads"]), int(data["head_dim"]))
-
+from prefixes.inject.layout import PrefixLayout
 
 _MASKS_KEPT = 8
 

@@ -2,7 +2,7 @@
 
 A forward pre-hook on the model (and on the encoder, which generation calls on its own) puts the
 prefixes into each call, so they reach every step of generation too: as the ``prefix_state``
-keyword for the ``attention`` mechanism, as a prefilled cache for ``cache`` (``inject_cache``).
+keyword for the ``attention`` mechanism, as a prefilled cache for ``cache`` (``prefixes.inject.cache``).
 Positions of real tokens are shifted by each example's prefix length (``offsets``), as a prefilled
 cache would shift them, for models that take ``position_ids`` (absolute or rotary); ALiBi models
 count positions from the attention mask, which the ``cache`` mechanism widens by the prefix.
@@ -19,8 +19,8 @@ from typing import cast
 import torch
 from transformers import PreTrainedModel
 
-from prefixes.inject import PrefixState, expand_batch
-from prefixes.inject_cache import enter_cache, leave_cache
+from prefixes.inject.cache import enter_cache, leave_cache
+from prefixes.inject.state import PrefixState, expand_batch
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""`prefixes registry ...`: publish, list, show, promote and verify versioned prefix artifacts.
+"""`prefixes registry ...`: publish, list, show, get, promote and verify versioned prefix artifacts.
 
 Thin by design: click parses, `prefixes.registry.Registry` does the work. Every command prints a
 human summary by default and JSON with `--json`; registry errors become one-line click errors.
@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from pipeline.provenance import dvc_info
+from pipeline.registry_format import got, got_lines, metadata_lines, method_line, read_mapping, summary
 from prefixes.registry import Entry, Registry, RegistryError
 
 
@@ -47,33 +47,6 @@ def _json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
 
 
-def _read_mapping(path: Path | None, what: str) -> dict[str, Any] | None:
-    """Read a JSON or YAML object (YAML is a superset of JSON, so one parser serves both)."""
-    if path is None:
-        return None
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise click.ClickException(f"{what} file {path} is not valid JSON/YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise click.ClickException(f"{what} file {path} must hold an object (name: value pairs)")
-    return data
-
-
-def _summary(entry: Entry, aliases: list[str]) -> dict[str, Any]:
-    metadata = entry.metadata
-    return {
-        "task": metadata.task,
-        "method": metadata.method,
-        "version": entry.path.name,
-        "digest": metadata.digest,
-        "created_at": metadata.created_at.isoformat(),
-        "aliases": aliases,
-        "metrics": metadata.metrics,
-        "path": str(entry.path),
-    }
-
-
 def _namespace_of(entry: Entry) -> tuple[str, str]:
     """(task, method) from where the version is stored, which its metadata cannot misstate."""
     return entry.path.parent.parent.name, entry.path.parent.name
@@ -82,6 +55,14 @@ def _namespace_of(entry: Entry) -> tuple[str, str]:
 def _aliases_of(store: Registry, entry: Entry) -> list[str]:
     table = store.aliases(*_namespace_of(entry)).aliases
     return sorted(alias for alias, version in table.items() if version == entry.path.name)
+
+
+def _report_broken(ctx: click.Context, broken: list[str]) -> None:
+    """Name each broken part on stderr and exit 1, after the healthy part was printed."""
+    for line in broken:
+        click.echo(f"broken: {line}", err=True)
+    if broken:
+        ctx.exit(1)
 
 
 @click.group("registry", cls=_RegistryGroup)
@@ -121,13 +102,13 @@ def publish(
         artifact_dir,
         task=task,
         method=method,
-        training_params=_read_mapping(training_params, "training params"),
-        metrics=_read_mapping(metrics, "metrics"),
+        training_params=read_mapping(training_params, "training params"),
+        metrics=read_mapping(metrics, "metrics"),
         dataset_fingerprint=dataset_fingerprint,
         dvc=dvc_info(dvc_lock, dvc_stage),
     )
     if as_json:
-        click.echo(json.dumps(_summary(entry, _aliases_of(store, entry))))
+        click.echo(json.dumps(summary(entry, _aliases_of(store, entry))))
     else:
         click.echo(f"{entry.ref}  digest {entry.metadata.digest[:16]}  at {entry.path}")
 
@@ -160,7 +141,7 @@ def list_entries(
                 tables[key] = {}
                 broken.append(f"{'/'.join(key)}: {_one_line(str(error))}")
         names = sorted(a for a, version in tables[key].items() if version == entry.path.name)
-        rows.append(_summary(entry, names))
+        rows.append(summary(entry, names))
     if as_json:
         click.echo(json.dumps(rows))
     elif not rows and not broken:
@@ -172,10 +153,7 @@ def list_entries(
                 f"{row['task']}/{row['method']}/{row['version']}  {row['created_at']}  "
                 f"{row['digest'][:16]}{aliases}"
             )
-    for line in broken:
-        click.echo(f"broken: {line}", err=True)
-    if broken:
-        ctx.exit(1)
+    _report_broken(ctx, broken)
 
 
 @registry.command()
@@ -184,40 +162,68 @@ def list_entries(
 @click.option("--version", default="latest", show_default=True, help="'latest', 'vN' or an alias.")
 @_registry_option
 @_json_option
-def show(task: str, method: str, version: str, registry_dir: Path, as_json: bool) -> None:
-    """Print the metadata of one version."""
+def get(task: str, method: str, version: str, registry_dir: Path, as_json: bool) -> None:
+    """Resolve VERSION of TASK/METHOD as `Registry(...).get(...)` does: its path and digests."""
+    entry = Registry(registry_dir).get(task, method, version)
+    click.echo(json.dumps(got(entry)) if as_json else "\n".join(got_lines(entry)))
+
+
+@registry.command()
+@click.argument("task")
+@click.option("--method", help="The method the version was trained with; without it, TASK's methods are listed.")
+@click.option("--version", help="'latest' (the default), 'vN' or an alias; needs --method.")
+@_registry_option
+@_json_option
+@click.pass_context
+def show(ctx: click.Context, task: str, method: str | None, version: str | None, registry_dir: Path,
+         as_json: bool) -> None:
+    """Print the metadata of one version, or without --method the methods of TASK.
+
+    A broken aliases file does not hide the version: it is printed, the aliases file is named on
+    stderr (exit 1).
+    """
     store = Registry(registry_dir)
-    entry = store.get(task, method, version)
-    aliases = _aliases_of(store, entry)
+    if method is None:
+        if version is not None:
+            raise click.UsageError("--version needs --method (without it, show lists the methods of TASK)")
+        _show_methods(ctx, store, task, as_json)
+        return
+    entry = store.get(task, method, version or "latest")
+    broken = []
+    try:
+        aliases: list[str] | None = _aliases_of(store, entry)
+    except RegistryError as error:
+        aliases = None
+        broken.append(f"{'/'.join(_namespace_of(entry))}: {_one_line(str(error))}")
     if as_json:
         document = entry.metadata.model_dump(mode="json")
         click.echo(json.dumps({**document, "path": str(entry.path), "aliases": aliases}))
-        return
-    md = entry.metadata
-    dirty = {None: "", True: " (dirty)", False: " (clean)"}[md.git.dirty]
-    lines = [
-        f"entry:               {entry.ref}",
-        f"path:                {entry.path}",
-        f"aliases:             {', '.join(aliases) or '-'}",
-        f"created at:          {md.created_at.isoformat()}",
-        f"digest:              {md.digest}",
-        f"adapter method:      {md.adapter_method} ({md.form}), task type {md.task_type or '-'}",
-        f"base model:          {md.base_model.name_or_path} "
-        f"(type {md.base_model.model_type or '-'}, revision {md.base_model.revision or '-'})",
-        f"base fingerprint:    {md.base_model.fingerprint or '-'}",
-        f"git commit:          {md.git.commit or '-'}{dirty}",
-        f"dvc.lock hash:       {md.dvc.lock_hash or '-'}"
-        + (f" (stage {md.dvc.stage})" if md.dvc.stage else ""),
-        f"dataset fingerprint: {md.dataset_fingerprint or '-'}",
-        f"metrics:             {json.dumps(md.metrics, sort_keys=True)}",
-        f"training params:     {json.dumps(md.training_params, sort_keys=True)}",
-        f"method config:       {json.dumps(md.method_config, sort_keys=True)}",
-        f"shape:               {json.dumps(md.shape, sort_keys=True)}",
-        f"library versions:    {json.dumps(md.library_versions, sort_keys=True)}",
-        "files:",
-        *(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}" for f in md.files),
-    ]
-    click.echo("\n".join(lines))
+    else:
+        shown = "unreadable" if aliases is None else ", ".join(aliases) or "-"
+        click.echo("\n".join(metadata_lines(entry, shown)))
+    _report_broken(ctx, broken)
+
+
+def _show_methods(ctx: click.Context, store: Registry, task: str, as_json: bool) -> None:
+    """Each method of `task`: its readable versions, latest and aliases; broken parts on stderr."""
+    listing = store.scan(task)
+    broken = [f"{problem.entry}: {_one_line(problem.actual)}" for problem in listing.problems]
+    if not listing.entries and not broken:
+        raise click.ClickException(f"no versions of task {task!r} in registry {store.root}")
+    versions: dict[str, list[str]] = {}
+    for entry in listing.entries:
+        versions.setdefault(entry.path.parent.name, []).append(entry.path.name)
+    rows = []
+    for method, names in sorted(versions.items()):
+        try:
+            aliases = store.aliases(task, method).aliases
+        except RegistryError as error:
+            aliases = {}
+            broken.append(f"{task}/{method}: {_one_line(str(error))}")
+        rows.append({"task": task, "method": method, "versions": names, "latest": names[-1], "aliases": aliases})
+    if as_json or rows:
+        click.echo(json.dumps(rows) if as_json else "\n".join(map(method_line, rows)))
+    _report_broken(ctx, broken)
 
 
 @registry.command()

@@ -21,12 +21,13 @@ from prefixes.registry.errors import (
     RegistryError,
     SchemaVersionError,
 )
-from prefixes.registry.metadata import SCHEMA_VERSION, EntryMetadata, FileRecord
+from prefixes.registry.metadata import MAX_METADATA_BYTES, SCHEMA_VERSION, EntryMetadata, FileRecord
 from prefixes.registry.names import NAME_PATTERN
 from prefixes.registry.store import Registry
 from prefixes.registry.verify import Problem, VerifyReport
 
 __all__ = [
+    "MAX_METADATA_BYTES",
     "NAME_PATTERN",
     "SCHEMA_VERSION",
     "AliasEvent",

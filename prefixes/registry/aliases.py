@@ -7,6 +7,8 @@ is never rewritten: who moved which alias, when, from which version to which.
 from __future__ import annotations
 
 import getpass
+import logging
+import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +16,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prefixes.io import write_atomic
-from prefixes.registry.errors import RegistryError, describe_validation
+from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, describe_validation
+from prefixes.registry.names import parse_version
 from prefixes.registry.reading import read_document
 
 ALIASES_FILE = "aliases.json"
+# A damaged aliases file that `promote` replaces is kept beside it under this name plus a time.
+DAMAGED_SUFFIX = ".damaged-"
+
+logger = logging.getLogger(__name__)
 
 
 class AliasEvent(BaseModel):
@@ -69,8 +76,19 @@ def current_user() -> str:
 
 
 def move_alias(path: Path, alias: str, version: str, by: str) -> AliasEvent:
-    """Point `alias` at `version` and append the move to the history (caller holds the lock)."""
-    state = read_aliases(path)
+    """Point `alias` at `version` and append the move to the history (caller holds the lock).
+
+    An unreadable aliases file does not block the move, which is how it gets repaired: the damaged
+    file is kept beside the new one (its history can be recovered by hand) and named in a warning.
+    """
+    try:
+        state = read_aliases(path)
+    except RegistryError as error:
+        kept = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+        os.rename(path, kept)  # a link or a directory is moved as it is, never followed
+        logger.warning("%s was unreadable (%s); it was kept as %s and a new alias file starts with this move",
+                       path, error, kept.name)
+        state = AliasFile()
     event = AliasEvent(
         alias=alias,
         from_version=state.aliases.get(alias),
@@ -82,3 +100,20 @@ def move_alias(path: Path, alias: str, version: str, by: str) -> AliasEvent:
     state.history.append(event)
     write_atomic(path, (state.model_dump_json(indent=2) + "\n").encode())
     return event
+
+
+def alias_target(namespace: Path, ref: str, alias: str, target: str) -> str:
+    """`target` if it names an existing version of `namespace`; aliases.json is hand-editable."""
+    if parse_version(target) is None:
+        raise IntegrityError(
+            f"alias {alias!r} of {ref} points at {target!r}, which is not a version name like "
+            f"'v3'; aliases.json was damaged or edited: point it at a version with `prefixes "
+            f"registry promote {namespace.parent.name} --method {namespace.name} --version vN "
+            f"--alias {alias}`"
+        )
+    if not os.path.isdir(namespace / target):
+        raise EntryNotFoundError(
+            f"alias {alias!r} of {ref} points at {target}, which does not exist; promote an "
+            "existing version to it"
+        )
+    return target

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from prefixes.artifact.schema import ARTIFACT_FILES, CONFIG_NAME, WEIGHTS_NAME, ArtifactConfig
 from prefixes.io import sha256_stream
-from prefixes.registry.artifact_checks import check_tensors, parse_config
+from prefixes.registry.artifact_checks import check_finite, check_tensors, parse_config
 from prefixes.registry.errors import ArtifactError
 from prefixes.registry.metadata import FileRecord
 from prefixes.registry.names import METADATA_FILE, file_name_problem
 from prefixes.registry.reading import open_regular
-from prefixes.registry.safetensors_header import read_header
+from prefixes.registry.safetensors_header import non_finite_counts, read_header
 
 _CHUNK = 1 << 20
+
 
 def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
     """Validate `artifact_dir` and return its config and the files to publish (sorted by name).
@@ -47,23 +48,42 @@ def publishable_files(artifact_dir: Path) -> tuple[ArtifactConfig, list[Path]]:
         problem = file_name_problem(entry.name)
         if problem is not None:
             raise ArtifactError(f"{entry.path!r} cannot be published: {problem}; rename it")
+        if entry.name.startswith("."):
+            # `.lock`, `.tmp-*` and `.staging` are the registry's own ignored names, and a `.gitignore`
+            # would hide the version's other files: after a clone the version would be incomplete.
+            raise ArtifactError(
+                f"{entry.path!r} cannot be published: hidden names (starting with '.') are kept out of "
+                "git by the registry's ignore rules, so the version would be incomplete after a clone; "
+                "remove it or give it a plain name"
+            )
         files.append(Path(entry.path))
-    missing = [name for name in ARTIFACT_FILES if not (artifact_dir / name).is_file()]
+    return check_artifact(artifact_dir), files
+
+
+def check_artifact(directory: Path) -> ArtifactConfig:
+    """What the loader needs of the artifact in `directory`: config, header, tensors, finite values.
+
+    Run on the artifact before anything is written and again on the staged copy before it becomes
+    a version, so what becomes visible is exactly what was checked.
+    """
+    missing = [name for name in ARTIFACT_FILES if not (directory / name).is_file()]
     if missing:
         raise ArtifactError(
-            f"{artifact_dir} is not a prefix artifact: missing {', '.join(missing)} "
+            f"{directory} is not a prefix artifact: missing {', '.join(missing)} "
             "(write it with the model's save_pretrained)"
         )
-    config, method_config = _read_config(artifact_dir / CONFIG_NAME)
+    config, method_config = _read_config(directory / CONFIG_NAME)
     if config.form != "folded":
         raise ArtifactError(
-            f"{artifact_dir} holds form {config.form!r}, but the registry stores only folded "
+            f"{directory} holds form {config.form!r}, but the registry stores only folded "
             "inference prefixes; export it with `model.save_pretrained(dir)` (the folded "
             "default, not `training_state=True`) and publish that directory"
         )
-    weights = artifact_dir / WEIGHTS_NAME
-    check_tensors(config, method_config, read_header(weights), str(weights))
-    return config, files
+    weights = directory / WEIGHTS_NAME
+    tensors = read_header(weights)
+    check_tensors(config, method_config, tensors, str(weights))
+    check_finite(non_finite_counts(weights, tensors), str(weights))
+    return config
 
 
 def _read_config(path: Path):

@@ -77,6 +77,9 @@ def check_tensors(config: ArtifactConfig, method_config, tensors: dict[str, Tens
         info = tensors[name]
         if info.dtype not in _FLOAT_DTYPES:
             raise ArtifactError(f"{source}: tensor {name!r} has dtype {info.dtype}, expected one of {sorted(_FLOAT_DTYPES)}")
+        if 0 in info.shape:  # loads, but a head or prefix without values cannot be what was trained
+            raise ArtifactError(f"{source}: tensor {name!r} has shape {list(info.shape)}, which holds no values; "
+                                "export the artifact again with save_pretrained")
         if name.startswith(HEAD_PREFIX):
             continue
         fits = len(info.shape) == len(shape) and all(want is None or want == got for want, got in zip(shape, info.shape))
@@ -86,3 +89,14 @@ def check_tensors(config: ArtifactConfig, method_config, tensors: dict[str, Tens
                 f"{source}: tensor {name!r} has shape {list(info.shape)}, but prefix_config.json "
                 f"needs {list(wanted)}; the config and the weights do not belong together"
             )
+
+
+def check_finite(tensors: dict[str, tuple[int, int]], source: str) -> None:
+    """Refuse weights holding NaN or infinity (`tensors`: name -> (bad values, all values))."""
+    if tensors:
+        name = min(tensors)
+        bad, total = tensors[name]
+        raise ArtifactError(
+            f"{source}: tensor {name!r} holds {bad} NaN or infinite values of {total}; training "
+            "diverged: fix the run (a lower learning rate, or full precision) and export it again"
+        )

@@ -7,6 +7,7 @@ before the first byte is written.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,20 @@ from prefixes.artifact.schema import ArtifactConfig
 from prefixes.methods.registry import method_names
 from prefixes.registry.artifact import content_digest
 from prefixes.registry.errors import ArtifactError, RegistryError, describe_validation
-from prefixes.registry.metadata import SCHEMA_VERSION, BaseModelInfo, DvcInfo, EntryMetadata, FileRecord, parse_metadata
+from prefixes.registry.metadata import (
+    MAX_METADATA_BYTES,
+    SCHEMA_VERSION,
+    BaseModelInfo,
+    DvcInfo,
+    EntryMetadata,
+    FileRecord,
+    parse_metadata,
+)
 from prefixes.registry.provenance import git_info
 from prefixes.versions import library_versions
+
+# The metadata fields whose size the publisher chooses; everything else is small and fixed.
+_FREE_FORM_FIELDS = ("training_params", "metrics", "method_config", "shape")
 
 
 def check_method(method: str, config: ArtifactConfig, artifact_dir: Path) -> None:
@@ -66,6 +78,20 @@ def check_finite(training_params: dict[str, Any], metrics: dict[str, Any]) -> No
         )
 
 
+def check_size(text: str, draft: EntryMetadata, source: str) -> None:
+    """Refuse metadata that readers would refuse as damaged (`MAX_METADATA_BYTES`), naming its largest part."""
+    size = len(text.encode())
+    if size <= MAX_METADATA_BYTES:
+        return
+    parts = {name: len(json.dumps(getattr(draft, name)).encode()) for name in _FREE_FORM_FIELDS}
+    largest = max(parts, key=parts.__getitem__)
+    raise RegistryError(
+        f"cannot publish {source}: its metadata.json would be {size:,} bytes, over the "
+        f"{MAX_METADATA_BYTES >> 20} MiB limit: {largest} takes {parts[largest]:,} of them; publish a "
+        f"smaller {largest}"
+    )
+
+
 def build_draft(
     config: ArtifactConfig,
     records: list[FileRecord],
@@ -105,8 +131,10 @@ def build_draft(
             artifact_library_versions=config.library_versions,
             files=records,
         )
-        # What cannot be read back must not be written (unserialisable or lossy values).
-        parse_metadata(draft.to_json(), source)
+        # What cannot be read back must not be written (unserialisable, lossy or too large).
+        text = draft.to_json()
+        check_size(text, draft, source)
+        parse_metadata(text, source)
     except ValidationError as error:
         raise RegistryError(f"cannot publish {source}: {describe_validation(error)}") from None
     except PydanticSerializationError as error:

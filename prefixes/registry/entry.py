@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefixes.registry.errors import IntegrityError
-from prefixes.registry.metadata import EntryMetadata
-from prefixes.registry.verify import Problem, check_files
+from prefixes.registry.metadata import EntryMetadata, read_metadata
+from prefixes.registry.names import METADATA_FILE
+from prefixes.registry.verify import Problem, check_files, check_identity
 
 
 @dataclass(frozen=True)
@@ -20,12 +22,17 @@ class Entry:
 
     @property
     def ref(self) -> str:
-        """`task/method/vN`, how the entry is named in messages and reports."""
-        return f"{self.metadata.task}/{self.metadata.method}/{self.path.name}"
+        """`task/method/vN` of the folder, how the entry is named in messages and reports."""
+        return f"{self.path.parent.parent.name}/{self.path.parent.name}/{self.path.name}"
+
+    def identity_problems(self) -> list[Problem]:
+        """Where the metadata names another task, method, version or digest than the folder holds."""
+        task, method = self.path.parent.parent.name, self.path.parent.name
+        return check_identity(self.ref, self.metadata, task, method, self.path.name)
 
     def verify(self) -> list[Problem]:
-        """Re-hash the stored files and compare them with the metadata."""
-        return check_files(self.ref, self.path, self.metadata)
+        """Confirm the version's identity, re-hash the stored files and compare them with the metadata."""
+        return self.identity_problems() + check_files(self.ref, self.path, self.metadata)
 
     def load(self, base_model: Any = None) -> Any:
         """Verify every file hash, then load the adapter with `prefixes.model.load_adapter`.
@@ -43,6 +50,23 @@ class Entry:
         from prefixes.model import load_adapter  # the model stack is heavy; only loading needs it
 
         return load_adapter(self.path, base_model=base_model)
+
+
+def read_entry(path: Path) -> Entry:
+    """The version in folder `path`, refused when the folder is a link or holds another version."""
+    if os.path.islink(path):
+        raise IntegrityError(
+            f"{path} is a symbolic link; a version must be a directory inside the registry "
+            "(restore it from git)"
+        )
+    entry = Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
+    problems = entry.identity_problems()
+    if problems:
+        raise IntegrityError(
+            f"{entry.ref} is not the version its folder names ({'; '.join(map(str, problems))}); the folder "
+            f"was copied, swapped or renamed by hand: restore {path} from git and run `prefixes registry verify`"
+        )
+    return entry
 
 
 @dataclass

@@ -16,11 +16,13 @@ Every cache line carries a checksum, so a torn or hand-edited line is ignored ra
 from __future__ import annotations
 
 import os
+import stat
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
-from prefixes.io import write_atomic
+from prefixes.io import FILE_MODE, write_atomic
 from prefixes.registry.artifact import METADATA_FILE, content_digest
 from prefixes.registry.errors import RegistryError
 from prefixes.registry.metadata import read_metadata
@@ -50,7 +52,12 @@ def _cache_file(namespace: Path, suffix: str) -> Path:
 
 
 def latest_version(namespace: Path) -> int | None:
-    """The highest version number in `namespace`, or None when it has no versions."""
+    """The highest version number in `namespace` whose folder holds a metadata.json, or None.
+
+    Publishing writes metadata.json before the rename that creates `vN`, so a folder without one
+    (an empty `v7` left by a copy or a checkout) was never a version: it must not hide the real
+    latest. `get v7`, `list` and `verify` still name it.
+    """
     try:
         mtime_ns = os.stat(namespace).st_mtime_ns
     except FileNotFoundError:
@@ -62,14 +69,13 @@ def latest_version(namespace: Path) -> int | None:
             return int(cached_latest)
     except (OSError, ValueError, RegistryError):
         pass  # no cache yet, or a torn or edited one: fall through to the listing
-    latest = max(version_numbers(namespace), default=None)
-    if latest is not None and time.time_ns() - mtime_ns > _RACY_S * 1e9:
-        try:
-            if _make_cache_dir(cache.parent):
-                body = f"{mtime_ns} {latest}"
-                write_atomic(cache, f"{body} {_checksum(body)}\n".encode())
-        except OSError:
-            pass  # a read-only checkout still answers correctly, just without the shortcut
+    numbers = sorted(version_numbers(namespace), reverse=True)
+    latest = next((n for n in numbers if os.path.lexists(f"{namespace}/v{n}/{METADATA_FILE}")), None)
+    # Only the plain case is cached: metadata arriving in a stray folder does not touch the
+    # namespace's mtime, so an answer that skipped one could go stale unnoticed.
+    if latest is not None and latest == numbers[0] and time.time_ns() - mtime_ns > _RACY_S * 1e9:
+        body = f"{mtime_ns} {latest}"
+        _write_cache(cache, lambda: write_atomic(cache, f"{body} {_checksum(body)}\n".encode()))
     return latest
 
 
@@ -145,8 +151,11 @@ class DigestIndex:
             metadata = read_metadata(self._namespace / version / METADATA_FILE)
         except RegistryError:
             return None  # a damaged version is `verify`'s business; it is retried next time
-        if metadata.version != version or content_digest(metadata.files) != metadata.digest:
-            return None  # a copied or edited version cannot vouch for any content
+        identity = (metadata.task, metadata.method, metadata.version)
+        if identity != (self._namespace.parent.name, self._namespace.name, version):
+            return None  # a copied or swapped version cannot vouch for any content
+        if content_digest(metadata.files) != metadata.digest:
+            return None  # nor can an edited one
         return metadata.digest
 
     def _stamp(self, number: int) -> str | None:
@@ -161,15 +170,12 @@ class DigestIndex:
         if not entries:
             return
         self._lines.update(entries)
-        if _make_cache_dir(self._path.parent):
-            # No fsync: a line lost in a crash only means that version is read again next time.
-            with open(self._path, "a") as handle:
-                handle.write("".join(_format_line(n, *line) for n, line in entries.items()))
+        text = "".join(_format_line(n, *line) for n, line in entries.items())
+        _write_cache(self._path, lambda: _append_text(self._path, text))
 
     def _rewrite(self) -> None:
-        if _make_cache_dir(self._path.parent):
-            lines = "".join(_format_line(n, *line) for n, line in sorted(self._lines.items()))
-            write_atomic(self._path, lines.encode())
+        lines = "".join(_format_line(n, *line) for n, line in sorted(self._lines.items()))
+        _write_cache(self._path, lambda: write_atomic(self._path, lines.encode()))
 
 
 def _checksum(body: str) -> str:
@@ -190,6 +196,29 @@ def _parse_line(line: str) -> tuple[int, str, str] | None:
     if _checksum(" ".join(parts[:3])) != parts[3]:
         return None
     return int(parts[0]), parts[1], parts[2]
+
+
+def _write_cache(path: Path, write: Callable[[], None]) -> None:
+    """Run `write` if the cache dir is usable; a cache that cannot be written is skipped, never an error.
+
+    The cache only saves time, so a read-only or damaged `.cache` must not fail the publish that
+    wanted to update it (the version exists by then) or any publish after it.
+    """
+    try:
+        if _make_cache_dir(path.parent):
+            write()
+    except OSError:
+        pass
+
+
+def _append_text(path: Path, text: str) -> None:
+    # No fsync: a line lost in a crash only means that version is read again next time. O_NONBLOCK
+    # and O_NOFOLLOW: a FIFO or a link put in the cache's place fails at once instead of blocking.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, FILE_MODE)
+    with os.fdopen(fd, "a") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        handle.write(text)
 
 
 def _make_cache_dir(path: Path) -> bool:

@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 
 from prefixes.registry.errors import RegistryError, SchemaVersionError, describe_validation
 from prefixes.registry.names import file_name_problem
-from prefixes.registry.reading import read_document
+from prefixes.registry.reading import MAX_DOCUMENT_BYTES, read_document
 
 SCHEMA_VERSION: Final = 2
+# Readers refuse a larger metadata.json as damaged, so publish refuses to write one.
+MAX_METADATA_BYTES: Final = MAX_DOCUMENT_BYTES
 
 _SHA256 = r"^[0-9a-f]{64}$"
 

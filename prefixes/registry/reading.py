@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from prefixes.names import is_valid_name
 from prefixes.registry.errors import IntegrityError, RegistryError
 
 # Metadata, alias and cache files are small; anything larger is damage, not data.
@@ -77,3 +78,24 @@ def read_document(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
         raise RegistryError(f"{path} is larger than {limit} bytes; it is damaged, restore it")
     return data
 
+
+def named_subdirs(path: Path) -> tuple[list[str], list[str]]:
+    """(directories, symbolic links) among the validly named entries of `path`, each sorted.
+
+    Task and method folders are never followed through a link: a link could make a read (and
+    `verify`'s "ok") describe files outside the registry. Hidden and temporary entries are skipped.
+    """
+    try:
+        entries = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+    named = sorted((e for e in entries if is_valid_name(e.name)), key=lambda e: e.name)
+    links = [e.name for e in named if e.is_symlink()]
+    return [e.name for e in named if not e.is_symlink() and e.is_dir()], links
+
+
+def link_error(path: Path, root: Path) -> IntegrityError:
+    """The error for a task or method folder that is a symbolic link."""
+    return IntegrityError(
+        f"{path} is a symbolic link; the registry reads only inside {root}: replace it with a real directory"
+    )

@@ -9,6 +9,7 @@ how a cleaner tells an abandoned staging dir from a slow one.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import time
@@ -22,11 +23,15 @@ from prefixes.registry.artifact import METADATA_FILE
 from prefixes.registry.atomic import try_lock, write_durable
 from prefixes.registry.metadata import EntryMetadata
 from prefixes.registry.names import format_version
+from prefixes.registry.reading import file_kind
+from prefixes.registry.verify import read_back
 
 STAGING_DIR = ".staging"
 # A staging dir is only removed once its publisher is gone (its lock is free) and it is this old.
 STALE_STAGING_S = 60.0
 _LOCK_SUFFIX = ".lock"
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,16 +50,27 @@ def staging_dir(root: Path) -> Iterator[Path]:
 
 
 def clean_stale_staging(root: Path) -> None:
-    """Remove staging dirs whose publisher died (its lock is free) more than a minute ago."""
+    """Remove staging dirs whose publisher died (its lock is free) more than a minute ago.
+
+    Cleaning is best-effort: an entry it does not recognise is named in a warning and left alone,
+    so local damage in `.staging` never stops a publish.
+    """
     now = time.time()
     for entry in os.scandir(root / STAGING_DIR):
         if not entry.name.endswith(_LOCK_SUFFIX):
             continue
         try:
+            if not entry.is_file(follow_symlinks=False):
+                kind = file_kind(entry.stat(follow_symlinks=False).st_mode)
+                logger.warning("%s is a %s, not a publisher's lock file; it was left alone: remove it", entry.path, kind)
+                continue
             if now - entry.stat().st_mtime < STALE_STAGING_S:
                 continue
-            fd = os.open(entry.path, os.O_RDWR)
+            fd = os.open(entry.path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:  # another cleaner or its owner was faster
+            continue
+        except OSError as error:
+            logger.warning("cannot clean %s (%s); it was left alone", entry.path, error.strerror or error)
             continue
         try:
             if try_lock(fd):
@@ -76,6 +92,7 @@ def claim_version(stage: Path, namespace: Path, draft: EntryMetadata, number: in
             update={"version": format_version(number), "created_at": datetime.now(UTC)}
         )
         write_durable(stage / METADATA_FILE, metadata.to_json().encode())
+        read_back(stage, metadata)
         fsync_dir(stage)
         try:
             os.rename(stage, namespace / format_version(number))

@@ -21,24 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from prefixes.io import TEMP_PREFIX, fsync_dir, write_atomic
-from prefixes.registry.aliases import ALIASES_FILE, AliasEvent, AliasFile, current_user, move_alias, read_aliases
-from prefixes.registry.artifact import METADATA_FILE, copy_and_hash, hash_file, publishable_files
+from prefixes.registry.aliases import (
+    ALIASES_FILE,
+    AliasEvent,
+    AliasFile,
+    alias_target,
+    current_user,
+    move_alias,
+    read_aliases,
+)
+from prefixes.registry.artifact import METADATA_FILE, check_artifact, copy_and_hash, hash_file, publishable_files
 from prefixes.registry.atomic import exclusive_lock
 from prefixes.registry.draft import build_draft, check_method
-from prefixes.registry.entry import Entry, Listing
+from prefixes.registry.entry import Entry, Listing, read_entry
 from prefixes.registry.errors import EntryNotFoundError, IntegrityError, RegistryError, SchemaVersionError
 from prefixes.registry.index import CACHE_DIR, DigestIndex, latest_version, version_numbers
-from prefixes.registry.metadata import DvcInfo, EntryMetadata, FileRecord, read_metadata
-from prefixes.registry.names import (
-    LATEST,
-    format_version,
-    is_valid_name,
-    parse_version,
-    validate_alias,
-    validate_name,
-    validate_task,
-)
-from prefixes.registry.reading import read_document
+from prefixes.registry.metadata import DvcInfo, EntryMetadata, FileRecord
+from prefixes.registry.names import LATEST, format_version, parse_version, validate_alias, validate_name, validate_task
+from prefixes.registry.reading import link_error, named_subdirs, read_document
 from prefixes.registry.staging import STAGING_DIR, claim_version, clean_stale_staging, make_dirs, staging_dir
 from prefixes.registry.verify import Problem, VerifyReport, verify_namespace
 
@@ -63,7 +63,7 @@ class Registry:
     def get(self, task: str, method: str, version: str = LATEST) -> Entry:
         """Return `version` ('latest', 'vN' or an alias) of `task`/`method`."""
         namespace = self._namespace(task, method)
-        return _entry(namespace / self._resolve(namespace, version))
+        return read_entry(namespace / self._resolve(namespace, version))
 
     def list(self, task: str | None = None, method: str | None = None) -> list[Entry]:
         """All versions, optionally of one task and/or method, ordered by task, method, N.
@@ -79,21 +79,25 @@ class Registry:
         return listing.entries
 
     def scan(self, task: str | None = None, method: str | None = None) -> Listing:
-        """Like `list`, but an unreadable version is reported in `problems` instead of raising."""
-        tasks = [validate_task(task)] if task is not None else _subdirs(self.root)
+        """Like `list`, but an unreadable version, or a linked task or method folder, is reported in
+        `problems` (by name) instead of raising."""
         listing = Listing()
+        if task is not None:
+            tasks = [validate_task(task)]
+            if os.path.islink(self.root / task):
+                tasks = []
+                listing.problems.append(Problem(task, "", "a directory", str(link_error(self.root / task, self.root))))
+        else:
+            tasks = self._children(self.root, "", listing.problems)
         for task_name in tasks:
             task_dir = self.root / task_name
-            if method is not None:
-                methods = [validate_name("method", method)]
-            else:
-                methods = _subdirs(task_dir)
-            for method_name in methods:
+            only = validate_name("method", method) if method is not None else None
+            for method_name in self._children(task_dir, f"{task_name}/", listing.problems, only):
                 namespace = task_dir / method_name
                 for number in sorted(version_numbers(namespace)):
                     version = format_version(number)
                     try:
-                        listing.entries.append(_entry(namespace / version))
+                        listing.entries.append(read_entry(namespace / version))
                     except RegistryError as error:
                         ref = f"{task_name}/{method_name}/{version}"
                         listing.problems.append(Problem(ref, METADATA_FILE, "readable", str(error)))
@@ -109,8 +113,8 @@ class Registry:
         if not self.root.is_dir():
             report.problems.append(Problem(str(self.root), "", "registry directory", "missing"))
             return report
-        for task in _subdirs(self.root):
-            for method in _subdirs(self.root / task):
+        for task in self._children(self.root, "", report.problems):
+            for method in self._children(self.root / task, f"{task}/", report.problems):
                 verify_namespace(self.root / task / method, report)
         return report
 
@@ -161,6 +165,7 @@ class Registry:
                         f"{path} changed while it was being published; publish again once the "
                         "artifact is completely written"
                     )
+            check_artifact(stage)  # the bytes that become the version, as the loader will see them
             fsync_dir(stage)
             make_dirs(namespace)
             with exclusive_lock(namespace / LOCK_FILE):
@@ -169,10 +174,10 @@ class Registry:
                 index.refresh(numbers)
                 existing = index.find(draft.digest)
                 if existing is not None:
-                    return _entry(namespace / format_version(existing))
+                    return read_entry(namespace / format_version(existing))
                 number = claim_version(stage, namespace, draft, max(numbers, default=0) + 1)
                 index.add(draft.digest, number)
-        return _entry(namespace / format_version(number))
+        return read_entry(namespace / format_version(number))
 
     def promote(
         self, task: str, method: str, version: str, alias: str, *, by: str | None = None
@@ -198,16 +203,29 @@ class Registry:
     # ----- internals -----------------------------------------------------------------------------
 
     def _namespace(self, task: str, method: str) -> Path:
-        return self.root / validate_task(task) / validate_name("method", method)
+        """The folder of `task`/`method`; refused when the task or method folder is a link."""
+        namespace = self.root / validate_task(task) / validate_name("method", method)
+        for path in (namespace.parent, namespace):
+            if os.path.islink(path):
+                raise link_error(path, self.root)
+        return namespace
 
     def _refuse_links(self, namespace: Path) -> None:
-        """Writes stay inside the root: no task, method or local-state dir may be a symlink."""
-        for path in (namespace.parent, namespace, self.root / STAGING_DIR, self.root / CACHE_DIR):
+        """Writes stay inside the root: no local-state dir may be a symlink (`_namespace` checks the rest)."""
+        for path in (self.root / STAGING_DIR, self.root / CACHE_DIR):
             if os.path.islink(path):
                 raise RegistryError(
                     f"{path} is a symbolic link; the registry writes only inside {self.root}, "
                     "replace it with a real directory"
                 )
+
+    def _children(self, path: Path, prefix: str, problems: builtins.list[Problem], only: str | None = None) -> builtins.list[str]:
+        """Task or method folders under `path` (or just `only`); each link among them becomes a problem."""
+        folders, links = named_subdirs(path)
+        for name in links:
+            if only in (None, name):
+                problems.append(Problem(f"{prefix}{name}", "", "a directory", str(link_error(path / name, self.root))))
+        return [name for name in folders if only in (None, name)]
 
     def _resolve(self, namespace: Path, version: str) -> str:
         ref = f"{namespace.parent.name}/{namespace.name}"
@@ -227,7 +245,7 @@ class Registry:
                 f"{version!r} is not 'latest', a version like 'v3', or an alias of {ref} "
                 f"(aliases: {known})"
             )
-        return _alias_target(namespace, ref, version, aliases[version])
+        return alias_target(namespace, ref, version, aliases[version])
 
     def _check_layout(self) -> None:
         path = self.root / LAYOUT_FILE
@@ -255,42 +273,6 @@ class Registry:
                 write_atomic(self.root / name, content.encode())
 
 
-def _entry(path: Path) -> Entry:
-    if os.path.islink(path):
-        raise IntegrityError(
-            f"{path} is a symbolic link; a version must be a directory inside the registry "
-            "(restore it from git)"
-        )
-    return Entry(metadata=read_metadata(path / METADATA_FILE), path=path)
-
-
-def _alias_target(namespace: Path, ref: str, alias: str, target: str) -> str:
-    """`target` if it names an existing version of `namespace`; aliases.json is hand-editable."""
-    number = parse_version(target)
-    if number is None:
-        raise IntegrityError(
-            f"alias {alias!r} of {ref} points at {target!r}, which is not a version name like "
-            f"'v3'; aliases.json was damaged or edited: point it at a version with `prefixes "
-            f"registry promote {namespace.parent.name} --method {namespace.name} --version vN "
-            f"--alias {alias}`"
-        )
-    if not os.path.isdir(namespace / target):
-        raise EntryNotFoundError(
-            f"alias {alias!r} of {ref} points at {target}, which does not exist; promote an "
-            "existing version to it"
-        )
-    return target
-
-
 def _record(path: Path) -> FileRecord:
     sha, size = hash_file(path)
     return FileRecord(name=path.name, sha256=sha, size=size)
-
-
-def _subdirs(path: Path) -> list[str]:
-    """Sorted task or method directories under `path`; hidden and temporary entries are skipped."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return []
-    return sorted(e.name for e in entries if is_valid_name(e.name) and e.is_dir())

@@ -1,5 +1,7 @@
 """Seeded random damage to a registry copy, for tests/registry/test_registry_fuzz.py: the published
-layout (namespaces and aliases) and the edits, each recording what it touched in a `Damage`."""
+layout (namespaces and aliases) and the edits, each recording what it touched in a `Damage`.
+
+`outside/xreg` beside the registry holds a healthy registry of task `x`, which links point into."""
 
 from __future__ import annotations
 
@@ -27,8 +29,7 @@ class Damage:
     versions: set[tuple[str, str, str]] = field(default_factory=set)
     files: set[tuple[str, str, str]] = field(default_factory=set)  # artifact bytes or names changed
     aliases: set[tuple[str, str]] = field(default_factory=set)
-
-
+    links: set[str] = field(default_factory=set)  # task or task/method folders that are links
 
 # ----- edits ---------------------------------------------------------------------------------------
 
@@ -132,6 +133,8 @@ def _edit_structure(root: Path, rng: random.Random, damage: Damage) -> None:
     if choice == 3:  # a stale, torn or hand-edited cache line: answers must not change
         name = rng.choice(["t@prefix.latest", "t@prefix.digests", "u@p_tuning_v2.latest"])
         mtime = os.stat(root / "t" / "prefix").st_mtime_ns
+        if os.path.lexists(root / ".cache" / name) and not (root / ".cache" / name).is_file():
+            return  # a local-state edit put a directory or a named pipe there
         (root / ".cache" / name).write_text(
             rng.choice([f"{mtime} 1\n", f"{mtime} 99 00000000\n", "garbage", "", "\0\0"]))
         return
@@ -155,4 +158,65 @@ def _edit_structure(root: Path, rng: random.Random, damage: Damage) -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
-EDITS = [_edit_metadata, _edit_artifact_file, _edit_aliases, _edit_structure]
+def _swap_or_copy_versions(root: Path, rng: random.Random, damage: Damage) -> None:
+    """A bad merge swaps two version folders, or a hand copy brings another namespace's version in:
+    every hash still passes, only the recorded identity tells them apart."""
+    task, method = rng.choice(sorted(NAMESPACES))
+    namespace = root / task / method
+    count = NAMESPACES[task, method]
+    if count >= 2 and rng.random() < 0.5:
+        first, second = (namespace / f"v{n}" for n in rng.sample(range(1, count + 1), 2))
+        if os.path.lexists(first) and os.path.lexists(second):
+            os.rename(first, namespace / "swap")
+            os.rename(second, first)
+            os.rename(namespace / "swap", second)
+            refs = {(task, method, first.name), (task, method, second.name)}
+            damage.versions |= refs
+            damage.files |= refs
+        return
+    other_task, other_method = rng.choice([ns for ns in sorted(NAMESPACES) if ns != (task, method)])
+    source, target = root / other_task / other_method / "v1", namespace / f"v{count + 1}"
+    if source.is_symlink() or not source.is_dir() or os.path.lexists(target):
+        return
+    ref = (task, method, target.name)
+    damage.versions.add(ref)
+    damage.files.add(ref)
+    try:
+        shutil.copytree(source, target, symlinks=True)
+    except (shutil.Error, OSError):  # an earlier edit left a named pipe there, which is not copied
+        pass
+
+
+def _link_folder(root: Path, rng: random.Random, damage: Damage) -> None:
+    """A task folder, or a method folder, that is a link to a healthy registry outside the root."""
+    outside = root.parent / "outside" / "xreg" / "x"
+    link, target, ref = rng.choice([(root / "x", outside, "x"),
+                                    (root / "t" / "p_tuning_v2", outside / "prefix", "t/p_tuning_v2")])
+    if not os.path.lexists(link):
+        link.symlink_to(target)
+        damage.links.add(ref)
+
+
+def _edit_local_state(root: Path, rng: random.Random, damage: Damage) -> None:
+    """Unversioned local state: a directory where a publisher's lock belongs, a stray empty version
+    folder, cache files that cannot be written (a directory or a named pipe in their place)."""
+    choice = rng.randrange(4)
+    if choice == 0:
+        stray = root / ".staging" / f"x{rng.randrange(3)}.lock"
+        stray.mkdir(exist_ok=True)
+        os.utime(stray, (0, 0))
+    elif choice == 1:
+        task, method = rng.choice(sorted(NAMESPACES))
+        (root / task / method / "v9").mkdir(exist_ok=True)
+        damage.versions.add((task, method, "v9"))
+        damage.files.add((task, method, "v9"))
+    else:
+        path = root / ".cache" / rng.choice(["t@prefix.digests", "t@prefix.latest"])
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        if not os.path.lexists(path):
+            path.mkdir() if choice == 2 else os.mkfifo(path)
+
+
+EDITS = [_edit_metadata, _edit_artifact_file, _edit_aliases, _edit_structure, _swap_or_copy_versions,
+         _link_folder, _edit_local_state]

@@ -95,7 +95,9 @@ def test_cached_latest_is_invalidated_by_any_change_to_the_versions(tmp_path, re
     assert registry.get("t", "prefix").path.name == "v2"
     age_listing()
     registry.get("t", "prefix")
-    shutil.copytree(namespace / "v2", namespace / "v7")
+    shutil.copytree(namespace / "v2", namespace / "v7")  # v7 arrives (its metadata names it v7)
+    metadata = namespace / "v7" / "metadata.json"
+    metadata.write_text(metadata.read_text().replace('"version": "v2"', '"version": "v7"'))
     assert registry.get("t", "prefix").path.name == "v7"
 
 

@@ -139,3 +139,51 @@ def test_show_refuses_an_alias_pointing_outside_its_namespace(tmp_path):
     assert result.stderr.startswith("Error: alias 'production' of t/prefix points at "
                                     "'../../../outside/evil', which is not a version name")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_show_without_method_lists_the_tasks_methods(tmp_path):
+    """Issue 24 item 9: `show TASK` required --method instead of saying which methods TASK has."""
+    reg = tmp_path / "reg"
+    for seed, method in ((1, "prefix"), (2, "prefix"), (3, "prompt")):
+        run("publish", write_artifact(tmp_path, seed, method=method), "--registry", reg, "--task", "t",
+            "--method", method)
+    run("promote", "t", "--method", "prefix", "--version", "v1", "--alias", "production", "--registry", reg)
+    assert run("show", "t", "--registry", reg).stdout.splitlines() == [
+        "t/prefix  2 versions, latest v2  aliases: production -> v1",
+        "t/prompt  1 version, latest v1  aliases: -",
+    ]
+    assert json.loads(run("show", "t", "--registry", reg, "--json").stdout) == [
+        {"task": "t", "method": "prefix", "versions": ["v1", "v2"], "latest": "v2", "aliases": {"production": "v1"}},
+        {"task": "t", "method": "prompt", "versions": ["v1"], "latest": "v1", "aliases": {}},
+    ]
+    missing = run("show", "nope", "--registry", reg, code=1)
+    assert missing.stderr.strip() == f"Error: no versions of task 'nope' in registry {reg}"
+    lonely = run("show", "t", "--version", "v1", "--registry", reg, code=2)
+    assert "--version needs --method" in lonely.stderr
+
+
+def test_get_prints_what_the_python_api_returns(tmp_path):
+    """Issue 24 item 9: `Registry.get` had no command-line counterpart."""
+    from prefixes.registry import Registry
+
+    reg = tmp_path / "reg"
+    for seed in (1, 2):
+        run("publish", write_artifact(tmp_path, seed), "--registry", reg, "--task", "t", "--method", "prefix")
+    run("promote", "t", "--method", "prefix", "--version", "v1", "--alias", "production", "--registry", reg)
+    for version in ("production", "v1", None):
+        args = ("--version", version) if version else ()
+        entry = Registry(reg).get("t", "prefix", version or "latest")
+        got = json.loads(run("get", "t", "--method", "prefix", *args, "--registry", reg, "--json").stdout)
+        assert got == {
+            "task": "t", "method": "prefix", "version": entry.path.name, "path": str(entry.path),
+            "digest": entry.metadata.digest, "files": {f.name: f.sha256 for f in entry.metadata.files},
+        }
+    text = run("get", "t", "--method", "prefix", "--version", "production", "--registry", reg).stdout
+    entry = Registry(reg).get("t", "prefix", "production")
+    assert text.splitlines() == [
+        f"t/prefix/v1  {entry.path}",
+        f"digest  {entry.metadata.digest}",
+        *(f"  {f.name}  sha256 {f.sha256}" for f in entry.metadata.files),
+    ]
+    missing = run("get", "t", "--method", "prefix", "--version", "v9", "--registry", reg, code=1)
+    assert missing.stderr.strip() == f"Error: t/prefix/v9 does not exist in registry {reg}"

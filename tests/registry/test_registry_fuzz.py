@@ -1,8 +1,9 @@
 """Random damage to a registry copy: every read answers correctly or fails in one line, in time.
 
 Each case copies a small published registry, applies one to three seeded random edits (metadata
-fields and bytes, alias targets, artifact file names, weights, symlinks, FIFOs, cache lines), then
-runs every read command. The oracle:
+fields and bytes, alias targets, artifact file names, weights, symlinks, FIFOs, cache lines, swapped
+or copied version folders, linked task and method folders, stray local state), then runs every
+read command and two publishes. The oracle:
 
 - nothing hangs (each command has a deadline) and nothing outside the registry root changes (a
   sibling directory, the target of the hostile links, is snapshotted before and compared after);
@@ -10,7 +11,10 @@ runs every read command. The oracle:
   type (the API), never a traceback;
 - versions, aliases and `latest` that no edit touched still answer exactly as published, and any
   answer that succeeds is the version that was asked for, with the published bytes when loaded;
-- `verify` reports every version whose artifact files were changed, and every bad alias target.
+- `verify` reports every version whose artifact files were changed, every bad alias target and
+  every linked task or method folder, which no read follows;
+- every version served names itself (task, method, version) as the folder it came from;
+- publishing new content succeeds whatever the damage (local state, stray or broken entries).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from registry_damage import ALIASES, EDITS, NAMESPACES, Damage
 
 from pipeline.registry_cli import registry as cli
 from prefixes.registry import Registry, RegistryError
+from prefixes.registry.metadata import GitInfo
 
 CASES = 300
 COMMAND_DEADLINE_S = 5.0
@@ -57,6 +62,8 @@ def pristine(tmp_path_factory) -> tuple[Path, dict]:
     outside = world / "outside"
     outside.mkdir()
     (outside / "secret").write_text("secret\n")
+    # A healthy registry outside the root, which linked task and method folders point into.
+    Registry(outside / "xreg").publish(write_artifact(world.parent / "in", 99), task="x", method="prefix")
     shutil.copytree(root / "t" / "prefix" / "v1", outside / "entry")
     expected = {
         (task, method, entry.path.name): {
@@ -90,7 +97,9 @@ def _cli(*args: str) -> tuple[int, str, str]:
 
 
 def _latest_on_disk(namespace: Path) -> str | None:
-    numbers = [int(n[1:]) for n in os.listdir(namespace) if n[1:].isdigit() and n[:1] == "v"]
+    """The highest `vN` holding a metadata.json: a folder without one was never published."""
+    numbers = [int(n[1:]) for n in os.listdir(namespace) if n[1:].isdigit() and n[:1] == "v"
+               and os.path.lexists(namespace / n / "metadata.json")]
     return f"v{max(numbers)}" if numbers else None
 
 
@@ -99,6 +108,11 @@ def _check_list(root: Path, expected: dict, damage: Damage) -> None:
     rows = {(r["task"], r["method"], r["version"]): r for r in json.loads(out)}
     assert all(line.startswith("broken: ") for line in err.splitlines()), err
     assert (code == 0) == (err == "")
+    for ref in damage.links:
+        assert f"broken: {ref}: " in err, (ref, err)
+    for task, method, version in rows:
+        assert not (root / task).is_symlink() and not (root / task / method).is_symlink(), (task, method)
+        assert rows[task, method, version]["path"] == str(root / task / method / version)
     for ref, published in expected.items():
         if ref in damage.versions:
             continue
@@ -121,6 +135,7 @@ def _check_verify(root: Path, expected: dict, damage: Damage) -> None:
     assert not clean & flagged, clean & flagged
     for task, method in damage.aliases:
         assert (task, method) in flagged or not (root / task / method / "aliases.json").is_file()
+    assert {tuple(ref.split("/")) for ref in damage.links} <= flagged
 
 
 def _requests(root: Path) -> list[tuple[str, str, str, str | None]]:
@@ -145,18 +160,25 @@ def _check_show(root: Path, expected: dict, damage: Damage) -> None:
         ref = (task, method, resolves_to)
         must_answer = (resolves_to is not None and ref not in damage.versions
                        and (task, method) not in damage.aliases)
-        if code == 1 or resolves_to is None:
+        if code == 1 and not out or resolves_to is None:
             assert code == 1 and not must_answer, (requested, code, err)
             assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
             continue
+        if code == 1:  # shown, with its broken aliases file named
+            assert (task, method) in damage.aliases and err.startswith(f"broken: {task}/{method}: "), err
         shown = json.loads(out)
         assert Path(shown["path"]).parent == root / task / method
+        assert (shown["task"], shown["method"], shown["version"]) == (task, method, Path(shown["path"]).name)
         if via_alias and (task, method) in damage.aliases:
             continue  # an edited alias that still names an existing version is a valid answer
         assert Path(shown["path"]) == root / task / method / resolves_to
         if ref not in damage.versions:
             published = expected[ref]["metadata"]
             assert {k: shown[k] for k in published} == published
+    for ref in damage.links:  # a linked folder is named, never read through
+        task, method = (ref.split("/") + ["prefix"])[:2]
+        code, out, err = _cli("show", task, "--method", method, "--registry", str(root), "--json")
+        assert code == 1 and err.startswith(f"Error: {root / ref} is a symbolic link"), err
 
 
 def _check_load(root: Path, expected: dict, damage: Damage, loaded: list[Path]) -> None:
@@ -174,6 +196,15 @@ def _check_load(root: Path, expected: dict, damage: Damage, loaded: list[Path]) 
         assert stored == {k: v for k, v in published["files"].items() if k != "metadata.json"}
 
 
+def _check_publish(root: Path, artifact: Path) -> None:
+    """New content publishes as the next version of `t/prefix`, whatever was damaged."""
+    registry = Registry(root)
+    with deadline(COMMAND_DEADLINE_S):
+        entry = registry.publish(artifact, task="t", method="prefix")
+    assert entry.path.parent == root / "t" / "prefix"
+    assert registry.get("t", "prefix", entry.path.name).metadata.digest == entry.metadata.digest
+
+
 @pytest.fixture
 def loaded(monkeypatch) -> list[Path]:
     """`prefixes.model.load_adapter` replaced by a recorder (the registry verifies before it)."""
@@ -185,9 +216,14 @@ def loaded(monkeypatch) -> list[Path]:
 
 
 def test_random_damage_never_yields_wrong_answers_hangs_tracebacks_or_writes_outside(
-    pristine, tmp_path, loaded
+    pristine, tmp_path, loaded, monkeypatch
 ):
     world, expected = pristine
+    # Two git processes and a dozen fsyncs per publish would dominate the run; neither provenance nor
+    # durability is what is fuzzed here (test_registry_processes kills real publishers).
+    monkeypatch.setattr("prefixes.registry.draft.git_info", lambda cwd, root: GitInfo(commit=None, dirty=None))
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    artifact = write_artifact(tmp_path / "in", 1000)  # new content to every copy
     started = time.monotonic()
     for case in range(CASES):
         rng = random.Random(case)
@@ -203,6 +239,7 @@ def test_random_damage_never_yields_wrong_answers_hangs_tracebacks_or_writes_out
             _check_verify(root, expected, damage)
             _check_show(root, expected, damage)
             _check_load(root, expected, damage, loaded)
+            _check_publish(root, artifact)
         except AssertionError as error:
             raise AssertionError(f"case {case} (damage {damage}): {error}") from error
         assert _snapshot(copy / "outside") == outside, f"case {case} wrote outside the registry"

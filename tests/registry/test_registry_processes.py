@@ -59,7 +59,9 @@ for i in range(10**6):
     with open(os.path.join(artifact, "prefix_config.json"), "w") as f:
         f.write(config)
     with open(os.path.join(artifact, "prefix.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + os.urandom(size))
+        data = bytearray(os.urandom(size))
+        data[3::4] = bytes(size // 4)  # a zero top byte keeps every float finite (publish refuses NaN)
+        f.write(struct.pack("<Q", len(header)) + header + data)
     registry.publish(artifact, task="crash", method="prefix")
 """
 

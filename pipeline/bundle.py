@@ -1,8 +1,8 @@
 """The multi-task-bundle stage: one bundle per (base model, method) of every task's prefix.
 
-Bundles serve classification (single texts and pairs), extractive QA and generation; one bundle
-holds one kind of task, so QA tasks get their own, named `<model>-<method>-qa`. Multiple choice
-tasks are left out, each with a line on stderr saying so.
+Bundles serve classification (single texts and pairs), extractive QA, multiple choice and
+generation; one bundle holds one kind of task, so QA and multiple-choice tasks get their own, named
+`<model>-<method>-qa` and `<model>-<method>-choice`.
 
 Members that the publish stage filed in the registry are pinned to that version (a fresh clone
 serves them: the registry is in git); the others, such as an experiment's, point at the run's
@@ -20,10 +20,11 @@ from pipeline.common import load_or_exit, params_option
 from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
 from pipeline.params import TASK_TYPE_BY_FORMAT, Params
 from prefixes.bundle import RegistryRef, build_manifest, write_manifest
-from prefixes.bundle.members import QUESTION_ANSWERING, SERVED_TASK_TYPES
+from prefixes.bundle.members import MULTIPLE_CHOICE, QUESTION_ANSWERING, SERVED_TASK_TYPES
 
-# Bundle name suffix per task kind: a base model's QA tasks cannot share its classification bundle.
-_KIND_SUFFIX = {QUESTION_ANSWERING: "-qa"}
+# Bundle name suffix per task kind: a base model's QA and multiple-choice tasks cannot share its
+# classification bundle (each kind has its own head class).
+_KIND_SUFFIX = {QUESTION_ANSWERING: "-qa", MULTIPLE_CHOICE: "-choice"}
 
 
 @click.command("multi-task-bundle")
@@ -40,9 +41,6 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
     """One bundle per (base model, method, kind of task): every such task's prefix over that frozen model."""
     params = load_or_exit(params_path)
     published = json.loads(published_path.read_text())
-    for task in left_out(params):
-        click.echo(f"bundles leave out {task}: a {params.tasks[task].format} task; bundles serve only "
-                   f"{list(SERVED_TASK_TYPES)} tasks, so load its run's artifact to serve it", err=True)
     for method in params.evaluated_methods:
         for stem, suffix, tasks in bundle_groups(params):
             members = [_member(params, task, method, artifacts_dir, data_dir, published) for task in tasks]
@@ -65,12 +63,6 @@ def bundle_groups(params: Params) -> list[tuple[str, str, list[str]]]:
         if kind in SERVED_TASK_TYPES:
             groups.setdefault((params.tasks[task].model, _KIND_SUFFIX.get(kind, "")), []).append(task)
     return [(model, suffix, tasks) for (model, suffix), tasks in groups.items()]
-
-
-def left_out(params: Params) -> list[str]:
-    """Tasks of the run whose kind a bundle does not serve (multiple choice)."""
-    return [task for task in params.task_names
-            if TASK_TYPE_BY_FORMAT[params.tasks[task].format] not in SERVED_TASK_TYPES]
 
 
 def _member(params: Params, task: str, method: str, artifacts_dir: Path, data_dir: Path, published: dict) -> tuple:

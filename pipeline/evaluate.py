@@ -53,7 +53,7 @@ def evaluate_run(params: Params, task_name: str, artifact_dir: str | Path, data_
     batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
     results = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
     results["data_fingerprint"] = summary["fingerprint"]
-    results.update(task_scores(task, model, splits["test"], **batching))
+    results.update(task_scores(task, model, splits["test"]))
     if task.format in GENERATION_FORMATS:
         base, _ = load_base_model(model_config(task, params.models[task.model], None))
         untuned = split_metrics(base.eval(), encoded["test"], None, model.task_type, **batching)
@@ -87,8 +87,8 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
 
 
 def score_test_generations(params: Params, task, model, test_split: list) -> dict:
-    """One generation per test source (the first `evaluate.generation_examples`), scored against
-    all of that source's references."""
+    """One generation per test source, every source of the split (or the first
+    `evaluate.generation_examples` when set), scored against all of that source's references."""
     from prefixes.data.grouping import references_by_source
 
     sources = references_by_source(test_split)[: params.evaluate.generation_examples]
@@ -96,7 +96,8 @@ def score_test_generations(params: Params, task, model, test_split: list) -> dic
 
 
 def generation_scores(params: Params, task, model, examples, references) -> dict:
-    """BLEU and ROUGE-L of greedy generations against the references, in left-padded batches."""
+    """BLEU, chrF and ROUGE-1/2/L/Lsum of generations against the references, in left-padded batches:
+    greedy, or beam search with `evaluate.num_beams` beams."""
     from pipeline.tasks import task_format
     from prefixes import metrics
     from prefixes.generate import generate_batched
@@ -105,12 +106,13 @@ def generation_scores(params: Params, task, model, examples, references) -> dict
     prompts = [row["input_ids"] for row in fmt.encode_prompts(examples)]
     tokenizer = model.tokenizer
     answers = generate_batched(model, prompts, pad_token_id=tokenizer.pad_token_id,
-                               batch_size=params.training.eval_batch_size,
-                               max_new_tokens=params.evaluate.max_new_tokens, do_sample=False)
+                               batch_size=params.training.eval_batch_size, max_new_tokens=params.evaluate.max_new_tokens,
+                               do_sample=False, num_beams=params.evaluate.num_beams)
     predictions = [text.strip() for text in tokenizer.batch_decode(answers, skip_special_tokens=True)]
     return {
         "bleu": metrics.bleu(predictions, references),
-        "rouge_l": metrics.rouge_l(predictions, references),
+        "chrf": metrics.chrf(predictions, references),
+        **metrics.rouge(predictions, references),
         "generated_examples": len(predictions),
         "sample_predictions": [{"source": e.text, "reference": e.target, "prediction": p}
                                for e, p in list(zip(examples, predictions))[:3]],

@@ -34,7 +34,8 @@ def predict(manifest_path: Path, batch_size: int, max_new_tokens: int) -> None:
 
     A pair classification task (NLI) takes its second text too: {"task", "text", "text_pair"}; an
     extractive QA task the question in "text" and the context in "text_pair", and answers with the
-    span of the context it picks. Multiple choice tasks are not in bundles (the bundle stage says so).
+    span of the context it picks; a multiple-choice task the question in "text" and its answers in
+    "choices", and answers with the choice it picks and its index, "label".
 
     Every line is checked before the model loads, so bad input fails fast and writes nothing.
     """

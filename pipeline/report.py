@@ -23,6 +23,9 @@ from prefixes.config import greater_is_better
 PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "extractive_qa": "f1",
                   "causal_generation": "perplexity", "seq2seq_generation": "perplexity"}
 MAJORITY, UNTUNED = "majority", "untuned"
+# The scores a run's row carries beside its headline: what each field reports (extractive QA's exact
+# match beside its F1; translation's BLEU and chrF, summarisation's ROUGE for every generation task).
+SCORES = ("macro_f1", "exact_match", "bleu", "chrf", "rouge_1", "rouge_2", "rouge_l", "rouge_lsum")
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,7 @@ def _run_row(params: Params, task: str, method: str, run_dirs: RunDirs, fingerpr
                             f"{params.tasks[task].format} task; run `dvc repro` to evaluate it again")
     return {
         "task": task, "method": method, "metric": metric, "value": test[metric],
-        "macro_f1": test.get("macro_f1"), "bleu": test.get("bleu"), "rouge_l": test.get("rouge_l"),
-        "exact_match": test.get("exact_match"),
+        **{name: test.get(name) for name in SCORES},
         "trainable_parameters": summary["trainable_parameters"],
         "trainable_percent": 100 * summary["trainable_parameters"] / summary["base_parameters"],
         "artifact_bytes": summary["artifact_bytes"], "wall_time_s": summary["wall_time_s"],
@@ -117,9 +119,8 @@ def at_or_below_reference(row: dict, reference: dict | None) -> bool:
 def metrics_object(rows: list[dict]) -> dict[str, dict[str, float]]:
     """`"<task>/<method>" -> {metric: number}`: what `dvc metrics show` and `dvc exp show` read. Only
     scores: a run's sizes are facts of its method config, in the table and the plot, not metrics."""
-    numeric = ("macro_f1", "bleu", "rouge_l", "exact_match")
     result = {}
     for row in rows:
-        values = {row["metric"]: row["value"]} | {name: row[name] for name in numeric if row.get(name) is not None}
+        values = {row["metric"]: row["value"]} | {name: row[name] for name in SCORES if row.get(name) is not None}
         result[f"{row['task']}/{row['method']}"] = values
     return result

@@ -1,59 +1,24 @@
-"""Scores of a task kind beyond the loss that every evaluation reports.
+"""Scores of a task kind beyond those the evaluation loop reports.
 
-Extractive QA is scored as SQuAD v1.1 is: exact match and F1 (0-100) of the answer decoded from
-the start/end logits over the context tokens, against every gold answer. Contexts are truncated,
-not strided (`ExtractiveQAFormat`): an answer cut off with the end of a long context cannot be
-predicted and counts as a miss; how many were cut is reported beside the scores. Classification
-and multiple choice get accuracy and macro-F1 from the evaluation loop itself, generation its
-BLEU / ROUGE-L from the evaluate stage.
+The loop (`prefixes.evaluate.evaluate_model`) scores every kind: accuracy and macro-F1 for
+classification and multiple choice, perplexity for generation, and SQuAD v1.1 exact match and F1
+(0-100) for extractive QA, each answer the best span over the windows a long context is read in.
+Extractive QA adds here how many examples no window held the whole answer of (an answer longer
+than a window): they count as misses. Generation gets BLEU, chrF and ROUGE from the evaluate stage.
 """
 
 from __future__ import annotations
 
-import torch
-
 from pipeline.params import TaskConfig
-from prefixes import metrics
+from pipeline.tasks import truncation_said_by_the_pipeline
 from prefixes.data.example import Example
-from prefixes.data.formats import ExtractiveQAFormat, collate
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+from prefixes.data.formats import ExtractiveQAFormat
 
 
-def task_scores(task: TaskConfig, model, examples: list[Example], *, pad_id: int, batch_size: int) -> dict:
-    """The task kind's own scores of ``model`` on ``examples`` (empty for kinds the loop scores)."""
+def task_scores(task: TaskConfig, model, examples: list[Example]) -> dict:
+    """The task kind's own counts on ``examples`` beside the loop's scores (empty for most kinds)."""
     if task.format == "extractive_qa":
-        return qa_scores(model, ExtractiveQAFormat(model.tokenizer, task.max_length), examples,
-                         pad_id=pad_id, batch_size=batch_size)
+        with truncation_said_by_the_pipeline():
+            _, report = ExtractiveQAFormat(model.tokenizer, task.max_length).encode(examples)
+        return {"answer_cut_off_examples": report.answers_lost}
     return {}
-
-
-@torch.no_grad()
-def qa_scores(model, fmt: ExtractiveQAFormat, examples: list[Example], *, pad_id: int, batch_size: int) -> dict:
-    """SQuAD exact_match and f1 of the spans ``model`` picks, plus the count of answers truncation cut off."""
-    features, report = fmt.encode(examples)
-    start_logits, end_logits = span_logits(model, features, pad_id=pad_id, batch_size=batch_size)
-    scores = metrics.squad_scores_from_logits(
-        start_logits, end_logits, fmt.context_offsets(examples), [str(example.text_pair) for example in examples],
-        [[text for text, _ in example.answers or ()] for example in examples],
-    )
-    return scores | {"answer_cut_off_examples": report.answers_lost}
-
-
-def span_logits(model, features: list[dict], *, pad_id: int, batch_size: int) -> tuple[list[list[float]], list[list[float]]]:
-    """Per feature, the start and end logits of its own tokens (virtual prompt tokens dropped)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    starts: list[list[float]] = []
-    ends: list[list[float]] = []
-    for first in range(0, len(features), batch_size):
-        rows = [{key: row[key] for key in MODEL_INPUTS if key in row} for row in features[first : first + batch_size]]
-        batch = {key: value.to(device) for key, value in collate(rows, pad_token_id=pad_id).items()}
-        output = model(**batch)
-        # Prompt tuning puts its virtual tokens first: the real tokens are the last `width` positions.
-        width = batch["input_ids"].shape[1]
-        starts += output.start_logits[:, -width:].float().cpu().tolist()
-        ends += output.end_logits[:, -width:].float().cpu().tolist()
-    model.train(was_training)
-    return starts, ends

@@ -40,10 +40,12 @@ def _per_example_loss(output, batch, task_type: str) -> tuple[torch.Tensor, torc
 @torch.no_grad()
 def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_labels: int | None = None) -> dict[str, float]:
     """``eval_loss`` for every task; accuracy and macro-F1 for classification and multiple choice
-    (over answer positions); perplexity for generation."""
+    (over answer positions); perplexity for generation; SQuAD exact match and F1 for extractive QA
+    when the loader's dataset carries its windows (``prefixes.data.qa.QAFeatures``)."""
     was_training = model.training
     model.eval()
-    losses, counts, predictions, references = [], [], [], []
+    windows = getattr(loader.dataset, "windows", None) if task_type == "question_answering" else None
+    losses, counts, predictions, references, spans = [], [], [], [], []
     for batch in loader:
         output = model(**batch)
         loss, count = _per_example_loss(output, batch, task_type)
@@ -51,6 +53,9 @@ def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_
             gathered = accelerator.gather_for_metrics((loss, count, output.logits.argmax(-1), batch["labels"]))
             predictions.append(gathered[2].cpu())
             references.append(gathered[3].cpu())
+        elif windows is not None:
+            gathered = accelerator.gather_for_metrics((loss, count, _span_logits(output, batch, accelerator)))
+            spans += gathered[2].cpu().tolist()
         else:
             gathered = accelerator.gather_for_metrics((loss, count))
         losses.append(gathered[0].cpu())
@@ -62,7 +67,17 @@ def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_
         predicted, expected = torch.cat(predictions).tolist(), torch.cat(references).tolist()
         results["eval_accuracy"] = metrics.accuracy(predicted, expected)
         results["eval_macro_f1"] = metrics.macro_f1(predicted, expected, num_labels=num_labels)
+    if windows is not None:
+        scores = windows.scores([row[0] for row in spans], [row[1] for row in spans])
+        results |= {f"eval_{name}": value for name, value in scores.items()}
     if task_type in ("text_generation", "seq2seq_generation"):
         results["eval_perplexity"] = math.exp(results["eval_loss"])
         results["eval_tokens"] = int(total_count)
     return results
+
+
+def _span_logits(output, batch, accelerator: Accelerator) -> torch.Tensor:
+    """(B, 2, T) start and end logits of the real tokens, padded to the widest batch of any process."""
+    width = batch["input_ids"].shape[1]  # prompt tuning puts its virtual tokens first
+    logits = torch.stack([output.start_logits[:, -width:], output.end_logits[:, -width:]], dim=1).float()
+    return accelerator.pad_across_processes(logits, dim=2)

@@ -1,7 +1,7 @@
-"""Evaluation metrics: classification and multiple choice, SQuAD-style QA, BLEU, ROUGE-L, perplexity.
+"""Evaluation metrics: classification and multiple choice, SQuAD-style QA, BLEU, chrF, ROUGE, perplexity.
 
-BLEU and ROUGE come from the maintained `sacrebleu` and `rouge-score` packages; the SQuAD
-scores follow the official v1.1 evaluation script's normalisation.
+BLEU and chrF come from the maintained `sacrebleu` package, ROUGE-1/2/L/Lsum from `rouge-score`;
+the SQuAD scores follow the official v1.1 evaluation script's normalisation.
 """
 
 from __future__ import annotations
@@ -99,6 +99,15 @@ def best_span(
     `max_answer_length` tokens, both inside the context (`offsets[i]` not None); None when the
     encoding holds no context token. Logits may be padded past len(offsets); ties go to the
     earliest start, then the earliest end."""
+    found = scored_span(start_logits, end_logits, offsets, max_answer_length)
+    return None if found is None else (found[1], found[2])
+
+
+def scored_span(
+    start_logits: Sequence[float], end_logits: Sequence[float], offsets: Sequence[tuple[int, int] | None],
+    max_answer_length: int = 30,
+) -> tuple[float, int, int] | None:
+    """`best_span` with its score: (start + end logit, start, end), or None."""
     if max_answer_length < 1:
         raise ValueError(f"max_answer_length={max_answer_length}: allow at least one token.")
     context = np.array([span is not None for span in offsets])
@@ -110,7 +119,7 @@ def best_span(
     valid = (length >= 0) & (length < max_answer_length) & context[:, None] & context[None, :]
     scores = np.where(valid, scores, -np.inf)
     start, end = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(start), int(end)
+    return float(scores[start, end]), int(start), int(end)
 
 
 def squad_scores_from_logits(
@@ -120,33 +129,49 @@ def squad_scores_from_logits(
     contexts: Sequence[str],
     answers_list: Sequence[list[str]],
     max_answer_length: int = 30,
+    windows: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """SQuAD exact match and F1 (0-100) of the answers decoded from start/end logits.
 
-    Per example: `offsets` from `ExtractiveQAFormat.context_offsets`, the context text, and all its
-    gold answer texts. The best span (`best_span`) is cut from the context by character offsets;
-    an example with no context token left predicts "".
+    Per window: its logits and `offsets` (from `ExtractiveQAFormat.context_offsets`); `windows[i]`
+    names the example window i reads (default: one window per example). Per example: the context
+    text and all its gold answer texts. Each example's answer is its best span over its windows
+    (`decode_answers`).
     """
-    _check_pairs(start_logits, answers_list)
-    _check_pairs(end_logits, answers_list)
-    predictions = [
-        decode_answer(starts, ends, spans, context, max_answer_length)
-        for starts, ends, spans, context in zip(start_logits, end_logits, offsets, contexts)
-    ]
+    _check_pairs(contexts, answers_list)
+    windows = range(len(contexts)) if windows is None else windows
+    predictions = decode_answers(start_logits, end_logits, offsets, windows, contexts, max_answer_length)
     return squad_scores(predictions, answers_list)
+
+
+def decode_answers(
+    start_logits: Sequence[Sequence[float]], end_logits: Sequence[Sequence[float]],
+    offsets: Sequence[Sequence[tuple[int, int] | None]], windows: Sequence[int], contexts: Sequence[str],
+    max_answer_length: int = 30,
+) -> list[str]:
+    """Per example, the context text of its best span over all its windows (the encodings of one
+    long context; `windows[i]` names the example of window i): the highest start + end logit wins,
+    as in the Hugging Face QA examples, ties to the earlier window. "" for an example whose windows
+    hold no context token."""
+    counts = {len(start_logits), len(end_logits), len(offsets), len(windows)}
+    if len(counts) != 1:
+        raise ValueError(f"start logits, end logits, offsets and windows must be given per window; got {sorted(counts)}.")
+    best: dict[int, tuple[float, int, int]] = {}  # example -> (score, first character, end character)
+    for starts, ends, spans, example in zip(start_logits, end_logits, offsets, windows):
+        found = scored_span(starts, ends, spans, max_answer_length)
+        if found is not None and (example not in best or found[0] > best[example][0]):
+            # scored_span picks context tokens only: both spans are set.
+            first, last = cast(tuple[int, int], spans[found[1]]), cast(tuple[int, int], spans[found[2]])
+            best[example] = (found[0], first[0], last[1])
+    return [context[best[i][1] : best[i][2]] if i in best else "" for i, context in enumerate(contexts)]
 
 
 def decode_answer(
     start_logits: Sequence[float], end_logits: Sequence[float], offsets: Sequence[tuple[int, int] | None],
     context: str, max_answer_length: int = 30,
 ) -> str:
-    """The context text of the best span (`best_span`); "" when the encoding holds no context token."""
-    best = best_span(start_logits, end_logits, offsets, max_answer_length)
-    if best is None:
-        return ""
-    # best_span picks context tokens only: both spans are set.
-    first, last = cast(tuple[int, int], offsets[best[0]]), cast(tuple[int, int], offsets[best[1]])
-    return context[first[0] : last[1]]
+    """The context text of the best span (`best_span`) of one window; "" when it holds no context token."""
+    return decode_answers([start_logits], [end_logits], [offsets], [0], [context], max_answer_length)[0]
 
 
 References = Sequence[str | Sequence[str]]
@@ -162,6 +187,13 @@ def _reference_lists(predictions: Sequence[str], references: References) -> list
     return lists
 
 
+def _reference_streams(predictions: Sequence[str], references: References) -> list[list[str | None]]:
+    """sacrebleu's reference streams: stream i holds each prediction's i-th reference. Streams must
+    be equally long; None marks a missing reference (not "", which would count as an empty one)."""
+    lists = _reference_lists(predictions, references)
+    return [[refs[i] if i < len(refs) else None for refs in lists] for i in range(max(map(len, lists)))]
+
+
 def bleu(predictions: list[str], references: References) -> float:
     """sacrebleu corpus BLEU (0-100) against one or several references per prediction.
 
@@ -170,22 +202,42 @@ def bleu(predictions: list[str], references: References) -> float:
     """
     import sacrebleu
 
-    lists = _reference_lists(predictions, references)
-    # sacrebleu wants reference streams of equal length; None marks a missing reference (not "",
-    # which would count as a reference of length 0).
-    streams = [[refs[i] if i < len(refs) else None for refs in lists] for i in range(max(map(len, lists)))]
+    streams = _reference_streams(predictions, references)
     return sacrebleu.corpus_bleu(predictions, cast("Sequence[Sequence[str]]", streams)).score
 
 
-def rouge_l(predictions: list[str], references: References) -> float:
-    """Mean ROUGE-L F-measure (0-1) of rouge-score, its default tokenisation, no stemming; with
-    several references a prediction scores its best F-measure over them (rouge-score's score_multi)."""
+def chrf(predictions: list[str], references: References) -> float:
+    """sacrebleu corpus chrF (0-100, character 6-grams, beta 2), the WMT metric beside BLEU; with
+    several references a prediction is scored against its best-matching one, as sacrebleu does."""
+    import sacrebleu
+
+    streams = _reference_streams(predictions, references)
+    return sacrebleu.corpus_chrf(predictions, cast("Sequence[Sequence[str]]", streams)).score
+
+
+ROUGE_TYPES = {"rouge_1": "rouge1", "rouge_2": "rouge2", "rouge_l": "rougeL", "rouge_lsum": "rougeLsum"}
+"""Reported name -> rouge-score's name of each ROUGE variant."""
+
+
+def rouge(predictions: list[str], references: References) -> dict[str, float]:
+    """Mean ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures (0-1), named as `ROUGE_TYPES`.
+
+    rouge-score's default tokenisation, no stemming. ROUGE-Lsum takes the longest common
+    subsequence over sentences, which rouge-score splits at newlines: on one-line texts it equals
+    ROUGE-L. With several references a prediction scores its best F-measure over them, per variant
+    (rouge-score's score_multi).
+    """
     from rouge_score import rouge_scorer
 
     lists = _reference_lists(predictions, references)
-    scorer = rouge_scorer.RougeScorer(["rougeL"])
-    scores = [scorer.score_multi(refs, pred)["rougeL"].fmeasure for pred, refs in zip(predictions, lists)]
-    return sum(scores) / len(scores)
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES.values()))
+    scores = [scorer.score_multi(refs, pred) for pred, refs in zip(predictions, lists)]
+    return {name: sum(score[kind].fmeasure for score in scores) / len(scores) for name, kind in ROUGE_TYPES.items()}
+
+
+def rouge_l(predictions: list[str], references: References) -> float:
+    """Mean ROUGE-L F-measure (0-1): `rouge`'s "rouge_l"."""
+    return rouge(predictions, references)["rouge_l"]
 
 
 def perplexity(total_nll: float, total_tokens: int) -> float:

@@ -19,10 +19,10 @@ from prefixes.registry import Entry, Registry, RegistryError
 CLASSIFICATION = "text_classification"
 GENERATION = ("text_generation", "seq2seq_generation")
 QUESTION_ANSWERING = "question_answering"
-SERVED_TASK_TYPES = (CLASSIFICATION, QUESTION_ANSWERING, *GENERATION)
-"""What a bundle serves: a routed linear head (classification, extractive QA's span head) or the base
-model's own LM head. Multiple choice would need its own request shape (a question with its choices);
-it is served by loading the run's artifact (`prefixes.model.load_adapter`)."""
+MULTIPLE_CHOICE = "multiple_choice"
+SERVED_TASK_TYPES = (CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE, *GENERATION)
+"""What a bundle serves: a routed linear head (classification, extractive QA's span head, the
+multiple-choice head that scores each choice) or the base model's own LM head."""
 
 
 def build_manifest(
@@ -145,8 +145,13 @@ def check_members(members: list[BundleMember], configs: list[ArtifactConfig]) ->
 def _check_labels(member: BundleMember, config: ArtifactConfig) -> None:
     if member.labels is None:
         return
+    if config.task_type == MULTIPLE_CHOICE:  # they name the choices' positions (A, B, ...): any count is served
+        if len(member.labels) < 2 or len(set(member.labels)) != len(member.labels):
+            raise BundleError(f"task {member.task!r} names its choices {member.labels}: give two or more distinct names")
+        return
     if config.task_type != CLASSIFICATION:
-        raise BundleError(f"task {member.task!r} is a {config.task_type} task: give label names only for classification tasks")
+        raise BundleError(f"task {member.task!r} is a {config.task_type} task: give label names only for "
+                          "classification and multiple-choice tasks")
     expected = config.base_model.num_labels
     if len(member.labels) != expected or len(set(member.labels)) != len(member.labels):
         raise BundleError(

@@ -22,7 +22,7 @@ from prefixes.artifact.schema import ArtifactConfig, read_artifact_config
 from prefixes.artifact.weights import read_artifact
 from prefixes.bundle.heads import RoutedLinear, route_heads
 from prefixes.bundle.manifest import BaseModelRef, BundleError, BundleManifest, RegistryRef, read_manifest
-from prefixes.bundle.members import CLASSIFICATION, build_manifest, check_members, resolve, verify
+from prefixes.bundle.members import CLASSIFICATION, MULTIPLE_CHOICE, build_manifest, check_members, resolve, verify
 from prefixes.bundle.serving import PredictRequest, predict
 from prefixes.config import ModelConfig, TaskType
 from prefixes.methods.registry import get_method
@@ -130,9 +130,12 @@ class MultiTaskModel(nn.Module):
                 head.task_index = None
 
     def forward(self, tasks: Sequence[str], **batch):
-        """Run a batch, example i with task ``tasks[i]``; classification logits are (B, widest task's labels)."""
+        """Run a batch, example i with task ``tasks[i]``; classification logits are (B, widest task's
+        labels), multiple-choice logits (B, choices) from (B, choices, T) inputs."""
         task_ids = self.task_ids(tasks)
-        with self.routed(task_ids):
+        # A multiple-choice head scores the flattened (B * choices) rows, each with its example's weights.
+        rows = task_ids.repeat_interleave(batch["input_ids"].shape[1]) if self.task_type == MULTIPLE_CHOICE else task_ids
+        with self.routed(rows):
             return self.model(task_ids=task_ids, **batch)
 
     @torch.no_grad()
@@ -151,10 +154,11 @@ class MultiTaskModel(nn.Module):
         """Answer ``{"task", "text"}`` requests, in order, ``batch_size`` mixed-task requests per forward.
 
         Pair classification and extractive QA requests also give ``"text_pair"`` (the hypothesis; the
-        context). Each answer is the request plus ``"prediction"``: the generated text, the span of
-        the context, or for classification the label name (``LABEL_<i>`` when the bundle has no
-        names) plus ``"label"``, its index. Requests are encoded as the task's data format encodes
-        training and evaluation examples.
+        context), multiple-choice requests ``"choices"`` (the candidate answers to the question in
+        ``"text"``). Each answer is the request plus ``"prediction"``: the generated text, the span of
+        the context, the chosen choice's text plus ``"label"``, its index, or for classification the
+        label name (``LABEL_<i>`` when the bundle has no names) plus ``"label"``, its index. Requests are
+        encoded as the task's data format encodes training and evaluation examples.
         """
         return predict(self, requests, max_new_tokens=max_new_tokens, batch_size=batch_size)
 

@@ -35,15 +35,12 @@ class MultipleChoiceFormat:
     def encode(self, examples: list[Example], origin: str | None = None) -> tuple[list[dict], TruncationReport]:
         """Tokenise every (question, choice) pair; `origin` (e.g. a file) is named in errors."""
         labels = [self._check(example, row_name(origin, index)) for index, example in enumerate(examples)]
+        features = choice_inputs(self.tokenizer, examples, self.max_length)
+        for feature, label in zip(features, labels):
+            feature["labels"] = label
         questions = [example.text for example in examples for _ in range(self.num_choices)]
         choices = [choice for example in examples for choice in cast(tuple[str, ...], example.choices)]
         lengths = token_counts(self.tokenizer, questions, choices)
-        encoded = self.tokenizer(questions, choices, truncation=True, max_length=self.max_length)
-        keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-        features = []
-        for index, label in enumerate(labels):
-            rows = slice(index * self.num_choices, (index + 1) * self.num_choices)
-            features.append({key: list(encoded[key][rows]) for key in keys} | {"labels": label})
         # An example counts as truncated when any of its choices lost tokens.
         truncated = sum(
             any(length > self.max_length for length in lengths[i * self.num_choices : (i + 1) * self.num_choices])
@@ -66,3 +63,19 @@ class MultipleChoiceFormat:
                 f"{self.label_names}: fix the data or pass the right label_names."
             )
         return self._label_ids[example.label]
+
+
+def choice_inputs(tokenizer: Any, examples: list[Example], max_length: int) -> list[dict]:
+    """Per example, its (question, choice) pairs as the multiple-choice format tokenises them: one
+    list per choice under each key, each pair truncated to `max_length` (longest text first), with
+    token_type_ids when the tokenizer makes them. Examples may differ in their number of choices."""
+    questions = [example.text for example in examples for _ in cast(tuple[str, ...], example.choices)]
+    choices = [choice for example in examples for choice in cast(tuple[str, ...], example.choices)]
+    encoded = tokenizer(questions, choices, truncation=True, max_length=max_length)
+    keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
+    features, first = [], 0
+    for example in examples:
+        rows = slice(first, first + len(cast(tuple[str, ...], example.choices)))
+        features.append({key: list(encoded[key][rows]) for key in keys})
+        first = rows.stop
+    return features

@@ -16,11 +16,9 @@ from prefixes.data.choice import MultipleChoiceFormat
 from prefixes.data.example import FIELDS, DataError, Example, row_name
 from prefixes.data.formats import ClassificationFormat
 from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
-from prefixes.data.qa import ExtractiveQAFormat
+from prefixes.data.qa import SQUAD_LABELS, SQUAD_NAMES, ExtractiveQAFormat
 from prefixes.data.truncation import IGNORE_INDEX
 
-# SQuAD-style datasets call the QA passage "context"; an Example keeps it in text_pair.
-ALIASES = {"context": "text_pair"}
 # Without a model or tokenizer limit, raw text is cut here (BERT-sized encoders' window).
 FALLBACK_MAX_LENGTH = 512
 
@@ -60,12 +58,16 @@ def with_lm_labels(row: Mapping[str, Any]) -> dict[str, Any]:
 def example_from_row(row: Mapping[str, Any], index: int, label_names: Sequence[str] | None) -> Example:
     """One raw row as an ``Example``; an int label is the id of a name in ``label_names``."""
     at = row_name(None, index)
-    fields = {ALIASES.get(key, key): value for key, value in row.items()}
+    # SQuAD rows come as they are: question and context name text and text_pair; id and title go unread.
+    fields = {SQUAD_NAMES.get(key, key): value for key, value in row.items() if key not in SQUAD_LABELS}
+    twice = sorted(name for name, field in SQUAD_NAMES.items() if name in row and field in row)
+    if twice:
+        raise DataError(f"{at} holds both {twice[0]!r} and {SQUAD_NAMES[twice[0]]!r}, two names of one field: keep one")
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise DataError(
             f"{at} field {unknown[0]!r} is not an example field: use {list(FIELDS)} "
-            f"(or 'context' for text_pair), or pass features with input_ids"
+            f"(or SQuAD's 'question' and 'context'), or pass features with input_ids"
         )
     if not isinstance(fields.get("text"), str):
         raise DataError(f"{at} field 'text' holds {fields.get('text')!r}: every example needs its text as a string")

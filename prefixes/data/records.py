@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prefixes.data.example import FIELDS, DataError, Example, check_answers
+from prefixes.data.qa import SQUAD_NAMES
 
 _MISSING = object()
 
@@ -34,7 +35,10 @@ def resolve_columns(
                 f"available columns: {available}. Fix `columns` (a dotted name such as 'translation.de' "
                 "reaches a nested field)."
             )
-    mapping = {field: field for field in FIELDS if field in available} | columns
+    mapping = {field: field for field in FIELDS if field in available}
+    if {"question", "context"} <= set(available) and not {"text", "text_pair"} & set(mapping):
+        mapping |= {field: column for column, field in SQUAD_NAMES.items()}  # a SQuAD-style table, as it comes
+    mapping |= columns
     if "text" not in mapping:
         raise DataError(
             f"{where} has no column 'text'; available columns: {available}. "

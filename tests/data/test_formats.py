@@ -168,12 +168,15 @@ def test_qa_positions_point_at_the_answer_tokens(minilm):
     assert report == TruncationReport(total=1, truncated=0, max_length=64, answers_lost=0)
 
 
-def test_qa_answer_truncated_away_is_counted_and_points_at_cls(minilm):
+def test_qa_answer_longer_than_a_window_is_counted_and_points_at_cls(minilm):
+    # 12 tokens leave 7 of context per window beside "Who?" and 3 special tokens; the answer takes 8.
     fmt = ExtractiveQAFormat(minilm, max_length=12)
-    example = Example("Who?", text_pair=CONTEXT, answers=(("Bob", CONTEXT.index("Bob")),))
+    answer = "sat on the mat. It lives"
+    example = Example("Who?", text_pair=CONTEXT, answers=((answer, CONTEXT.index(answer)),))
     unanswerable = Example("Why?", text_pair="No reason.", answers=())
     features, report = fmt.encode([example, unanswerable])
-    assert [(f["start_positions"], f["end_positions"]) for f in features] == [(0, 0), (0, 0)]
+    assert features.windows.example == [0, 0, 0, 0, 1]
+    assert {(f["start_positions"], f["end_positions"]) for f in features} == {(0, 0)}
     assert report == TruncationReport(total=2, truncated=1, max_length=12, answers_lost=1)
 
 

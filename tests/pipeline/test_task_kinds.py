@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaForCausalLM
 
-from pipeline.bundle import bundle_groups, left_out, multi_task_bundle
+from pipeline.bundle import bundle_groups, multi_task_bundle
 from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
 from pipeline.params import EvaluateSettings, Params, TaskConfig
@@ -101,8 +101,8 @@ def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_enco
     assert headline == {("snli", method): "accuracy", ("snli", "majority"): "accuracy",
                         ("xquad", method): "f1",
                         ("commonsense_qa", method): "accuracy", ("commonsense_qa", "majority"): "accuracy"}
-    assert left_out(params) == ["commonsense_qa"]
-    assert bundle_groups(params) == [("tiny", "", ["snli"]), ("tiny", "-qa", ["xquad"])]
+    assert bundle_groups(params) == [("tiny", "", ["snli"]), ("tiny", "-qa", ["xquad"]),
+                                     ("tiny", "-choice", ["commonsense_qa"])]
     write_report(rows, tmp_path / "reports")
     assert f"| xquad | {method} | f1 {results['xquad']['f1']:.4g} |  | {results['xquad']['exact_match']:.4g} |" in (
         markdown_table(rows))
@@ -119,7 +119,7 @@ def test_every_task_kind_trains_evaluates_and_compares_on_its_headline(tiny_enco
 
 
 def _bundle_and_predict(params: Params, root: Path, method: str) -> None:
-    """The bundle stage leaves multiple choice out and serves NLI pairs and QA through `prefixes predict`."""
+    """The bundle stage bundles each kind apart and serves NLI pairs, QA and multiple choice through `prefixes predict`."""
     params_path = root / "params.yaml"
     params_path.write_text(yaml.safe_dump(params.model_dump(mode="json", exclude_unset=True)))
     (root / "published.json").write_text("{}")
@@ -127,18 +127,22 @@ def _bundle_and_predict(params: Params, root: Path, method: str) -> None:
         "--params", str(params_path), "--artifacts-dir", str(root / "artifacts"), "--data-dir", str(root / "data"),
         "--published", str(root / "published.json"), "--out", str(root / "bundles")])
     assert result.exit_code == 0, result.output
-    assert "bundles leave out commonsense_qa: a multiple_choice task" in result.stderr
-    assert sorted(path.name for path in (root / "bundles").iterdir()) == [f"tiny-{method}", f"tiny-{method}-qa"]
+    assert sorted(path.name for path in (root / "bundles").iterdir()) == [
+        f"tiny-{method}", f"tiny-{method}-choice", f"tiny-{method}-qa"]
     question = load_source("xquad_en", limit=1)[0]
+    choices = ["a river", "a bank", "a shop"]
     requests = {"qa": {"task": "xquad", "text": question.text, "text_pair": question.text_pair},
-                "": {"task": "snli", "text": "A dog runs.", "text_pair": "An animal moves."}}
+                "": {"task": "snli", "text": "A dog runs.", "text_pair": "An animal moves."},
+                "choice": {"task": "commonsense_qa", "text": "Where is money kept?", "choices": choices}}
     for suffix, request in requests.items():
         manifest = root / "bundles" / (f"tiny-{method}-{suffix}" if suffix else f"tiny-{method}") / "manifest.json"
         answered = CliRunner().invoke(predict, ["--bundle", str(manifest)], input=json.dumps(request) + "\n")
         assert answered.exit_code == 0, answered.output
         answer = json.loads(answered.stdout)
-        if suffix:
+        if suffix == "qa":
             assert answer["prediction"] in str(question.text_pair)
+        elif suffix == "choice":
+            assert answer["prediction"] == choices[answer["label"]]
         else:
             assert answer["prediction"] in ("contradiction", "entailment", "neutral")
 

@@ -4,6 +4,8 @@ dvc.yaml spells the same paths (DVC needs them literally); the stage commands re
 folders as arguments and use these names inside them.
 """
 
+from prefixes import tracking
+
 RAW_DATA_DIR = "data/raw"
 """Local data files named in params.yaml live here; every prepare stage depends on the folder."""
 
@@ -17,9 +19,9 @@ CHECKPOINT_DIR = "checkpoint"
 """Inside a run's folder: the resumable training state."""
 TRAIN_SUMMARY = "train.json"
 """Inside a run's folder: steps, sizes, times of the run."""
-TRAIN_LOG = "train_log.json"
-EVAL_LOG = "eval_log.json"
-"""Inside a run's folder: the training loss and the eval metrics per logged step."""
+# Inside a run's folder (the trainer's log_dir): DVCLive's files, the run's DVC metrics (metrics.json) and
+# plots (plots/metrics/); the library names the folder.
+DVCLIVE_DIR = tracking.DVCLIVE_DIR
 MANIFEST_NAME = "manifest.json"
 """Inside a bundle's folder."""
 

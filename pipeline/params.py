@@ -31,6 +31,8 @@ TASK_TYPE_BY_FORMAT: dict[str, TaskType] = {
     "extractive_qa": "question_answering",
     "multiple_choice": "multiple_choice",
 }
+PIPELINE_TRACKERS = ["dvclive"]
+"""A run's trackers where params.yaml sets no `report_to`: dvc.yaml declares DVCLive's files as its metrics and plots."""
 LABELLED_FORMATS = ("classification", "multiple_choice")
 """Formats whose prepared data records label names (class names, or the names of the choices)."""
 
@@ -206,7 +208,7 @@ class Params(StrictModel):
                 f"evaluated_methods: {self.evaluated_methods} must list exactly prefix_methods + prompt_methods "
                 f"({[*self.prefix_methods, *self.prompt_methods]})"
             )
-        problems += self._shadowed_shared_settings()
+        problems += self._shadowed_shared_settings() + self._runs_without_dvclive()
         problems += task_config_problems(self.methods, self.task_method_config, self.all_methods())
         for task, overrides in self.task_training.items():
             for method in overrides.methods:
@@ -227,6 +229,18 @@ class Params(StrictModel):
                                 f"change {', '.join(f'methods.{m}.training.{key}' for m in owners)} instead")
         return problems
 
+    def _runs_without_dvclive(self) -> list[str]:
+        """dvc.yaml declares DVCLive's files as every train stage's metrics and plots, so each run writes them."""
+        places = {"training": self.training.report_to if "report_to" in self.training.model_fields_set else None}
+        places |= {f"methods.{m}.training": set_values(own.training).get("report_to") for m, own in self.methods.items()}
+        for task, overrides in self.task_training.items():
+            places[f"task_training.{task}"] = set_values(overrides).get("report_to")
+            places |= {f"task_training.{task}.methods.{m}": set_values(narrowed).get("report_to")
+                       for m, narrowed in overrides.methods.items()}
+        return [f"{key}.report_to: {value} leaves out dvclive, whose files dvc.yaml declares as every train stage's "
+                "metrics and plots: keep dvclive and add the others, e.g. [dvclive, tensorboard]"
+                for key, value in places.items() if value is not None and "dvclive" not in value]
+
     def all_methods(self) -> list[str]:
         return [*self.evaluated_methods, *self.baselines.methods]
 
@@ -245,7 +259,7 @@ class Params(StrictModel):
         own = self.methods[method].training if method in self.methods else None
         task_overrides = self.task_training.get(task)
         narrowed = task_overrides.methods.get(method) if task_overrides else None
-        merged = self.training.model_dump(exclude_unset=True)
+        merged = {"report_to": PIPELINE_TRACKERS} | self.training.model_dump(exclude_unset=True)
         for layer in (own, task_overrides, narrowed):
             merged |= set_values(layer)
         return TrainingConfig.model_validate(merged)

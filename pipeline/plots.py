@@ -1,15 +1,15 @@
 """Per-task training curves: every method's training loss and eval metric in one figure.
 
-DVC's own plots would draw one chart per file (one per run) and load Vega from the network; these
-are plain PNGs, which `dvc plots show` embeds as images, so the page works offline.
+Each train stage's DVCLive files are DVC plots of that run alone (`dvc plots show`, `dvc plots diff`);
+this figure sets a task's runs side by side, as a plain PNG that works offline.
 """
 
 from __future__ import annotations
 
-import json
+import csv
 from pathlib import Path
 
-from pipeline.layout import EVAL_LOG, TRAIN_LOG
+from pipeline.layout import DVCLIVE_DIR
 
 # The eval metric drawn per task format (lower is better for both generation metrics).
 EVAL_METRIC = {"classification": "eval_accuracy", "multiple_choice": "eval_accuracy", "extractive_qa": "eval_loss",
@@ -17,8 +17,14 @@ EVAL_METRIC = {"classification": "eval_accuracy", "multiple_choice": "eval_accur
                "seq2seq_generation": "eval_loss"}
 
 
-def _log(path: Path) -> list[dict]:
-    return json.loads(path.read_text()) if path.is_file() else []
+def _curve(run: Path, kind: str, metric: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one metric from DVCLive's file in a run's folder; empty when the run logged none."""
+    path = run / DVCLIVE_DIR / "plots" / "metrics" / kind / f"{metric}.tsv"
+    if not path.is_file():
+        return [], []
+    with path.open() as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    return [int(row["step"]) for row in rows], [float(row[metric]) for row in rows]
 
 
 def draw_task_curves(task: str, task_format: str, methods: list[str], artifacts_dir: Path, path: Path) -> None:
@@ -32,12 +38,8 @@ def draw_task_curves(task: str, task_format: str, methods: list[str], artifacts_
     figure, (loss_axis, eval_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
     for method in methods:
         run = artifacts_dir / task / method
-        train, evaluation = _log(run / TRAIN_LOG), _log(run / EVAL_LOG)
-        if train:
-            loss_axis.plot([r["step"] for r in train], [r["loss"] for r in train], label=method, linewidth=1.4)
-        if evaluation:
-            eval_axis.plot([r["step"] for r in evaluation], [r[metric] for r in evaluation], marker="o",
-                           label=method, linewidth=1.4)
+        loss_axis.plot(*_curve(run, "train", "loss"), label=method, linewidth=1.4)
+        eval_axis.plot(*_curve(run, "eval", metric.removeprefix("eval_")), marker="o", label=method, linewidth=1.4)
     for axis, ylabel in ((loss_axis, "training loss"), (eval_axis, metric.removeprefix("eval_") + " (eval split)")):
         axis.set_xlabel("optimizer step")
         axis.set_ylabel(ylabel)

@@ -7,6 +7,7 @@ AMX); elsewhere every matmul is emulated and the step is slower than in fp32.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 from accelerate.state import AcceleratorState
@@ -14,15 +15,18 @@ from accelerate.utils import DistributedDataParallelKwargs
 
 from accelerate import Accelerator
 from prefixes.config import TrainingConfig
+from prefixes.tracking import trackers
 
 logger = logging.getLogger(__name__)
 _NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
 
 
-def make_accelerator(config: TrainingConfig, *, num_adapters: int) -> Accelerator:
-    """An Accelerator with the config's precision and accumulation; warns about emulated bf16."""
+def make_accelerator(config: TrainingConfig, *, num_adapters: int, log_dir: Path | None = None) -> Accelerator:
+    """An Accelerator with the config's precision, accumulation and trackers (logging under ``log_dir``);
+    warns about emulated bf16."""
     _allow_precision(config.mixed_precision)
     accelerator = Accelerator(
+        log_with=trackers(config.report_to) or None, project_dir=log_dir,
         mixed_precision=config.mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         # With several adapters in the bank, a batch may leave some of them unused.

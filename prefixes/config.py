@@ -8,11 +8,12 @@ its folder under `prefixes.methods`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from prefixes.strict import StrictModel
+from prefixes.tracking import TrackerName, trackers
 
 TaskType = Literal[
     "text_generation",
@@ -69,6 +70,16 @@ class ModelConfig(StrictModel):
 __all__ = ["HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig", "as_training_config"]
 
 
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value  # report_to="wandb", as the HF Trainer takes it
+
+
+def _installed_trackers(value: list[str] | None) -> list[str] | None:
+    if value is not None:  # None: an unset override (pipeline.overrides)
+        trackers(value)
+    return value
+
+
 class TrainingConfig(StrictModel):
     """One training run. Unset learning rate / optimizer take the method's paper-derived default."""
 
@@ -111,6 +122,14 @@ class TrainingConfig(StrictModel):
                     "for skewed labels; 'balanced_sqrt': by its square root, a milder push towards the "
                     "minority classes. Classification tasks only. eval_loss stays unweighted, so pick the "
                     "best checkpoint by metric_for_best='eval_macro_f1'.",
+    )
+
+    report_to: Annotated[
+        list[TrackerName], BeforeValidator(_as_list), AfterValidator(_installed_trackers)
+    ] = Field(
+        default=[],  # a default, not a factory, so pipeline.overrides can make the field optional; pydantic copies it
+        description="Experiment trackers (accelerate's: dvclive, tensorboard, mlflow, wandb, comet_ml, aim, clearml, "
+                    "trackio, swanlab), as the Hugging Face Trainer's report_to; [] or 'none' = no tracker.",
     )
 
     @property

@@ -83,12 +83,12 @@ class Trainer:
         accelerator: Accelerator | None = None,
         max_length: int | None = None,
     ):
-        """``best_dir``: the best evaluation's model is saved there at the end; ``checkpoint_dir``:
-        resumable checkpoints (every ``config.checkpoint_every`` steps, and after the last step
-        when ``final_checkpoint``), recording ``run_identity`` (what run they belong to, see
-        ``prefixes.checkpoint.checkpoint_run``); ``log_dir``: the train/eval metric logs. Each is optional.
-        ``config`` may be a dict of TrainingConfig fields; ``max_length`` cuts raw examples (see ``train``).
-        """
+        """``best_dir``: the best evaluation's model is saved there at the end; ``checkpoint_dir``: resumable
+        checkpoints (every ``config.checkpoint_every`` steps, and after the last step when ``final_checkpoint``),
+        recording ``run_identity`` (what run they belong to, see ``prefixes.checkpoint.checkpoint_run``); ``log_dir``:
+        where ``config.report_to``'s trackers write (DVCLive: ``log_dir/dvclive``; a given ``accelerator`` brings
+        its own). Each is optional. ``config`` may be a dict of TrainingConfig fields; ``max_length`` cuts raw
+        examples (see ``train``)."""
         self.model = model
         defaults = model.training_defaults()
         self.config = config = as_training_config(config)
@@ -102,7 +102,7 @@ class Trainer:
         self.run_identity = run_identity
         pad_id = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
         self.collate_fn = collate_fn or partial(collate, pad_token_id=pad_id)
-        self.accelerator = accelerator or make_accelerator(config, num_adapters=len(model.adapters))
+        self.accelerator = accelerator or make_accelerator(config, num_adapters=len(model.adapters), log_dir=self.log_dir)
 
     # ----- the loop ---------------------------------------------------------------------------
     def train(self, train_dataset, eval_dataset=None, *, resume_from: str | Path | None = None) -> TrainResult:
@@ -190,8 +190,7 @@ class Trainer:
             run.best_state, run.best_metrics = self._trainable_state(), metrics
 
     def _final_evaluation(self, run: _Run) -> None:
-        evals = run.log.history["eval"]
-        evaluated_last_step = bool(evals) and evals[-1]["step"] == run.progress["step"]
+        evaluated_last_step = bool(evals := run.log.history["eval"]) and evals[-1]["step"] == run.progress["step"]
         if not evaluated_last_step and not run.stopped_early:
             self._evaluate(run, final=True)
 
@@ -200,6 +199,7 @@ class Trainer:
             self._checkpoint(run)
         if run.best_state is not None:
             self._load_trainable_state(run.best_state)  # the best evaluation's weights, as the final model
+        run.log.finish(run.best_metrics, run.progress["best_step"], run.progress["step"])
         result = TrainResult(
             global_step=run.progress["step"], train_loss=run.last_loss, best_step=run.progress["best_step"],
             best_metrics=run.best_metrics, wall_time_s=time.perf_counter() - run.start,
@@ -236,11 +236,11 @@ class Trainer:
         progress: dict[str, Any] = {"epoch": 0, "batches_done": 0, "step": 0, "best_metric": None, "best_step": None,
                     "evals_without_improvement": 0, "elapsed_s": 0.0}
         best: tuple[dict[str, torch.Tensor] | None, dict[str, float]] = (None, {})
-        last_loss = float("nan")
+        last_loss, history = float("nan"), None
         if resume_from is not None:
             progress, best = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
-            last_loss = progress.pop("last_loss")
-        log = MetricsLog(self.log_dir, progress["step"], accelerator.is_main_process)
+            last_loss, history = progress.pop("last_loss"), progress.pop("history", None)
+        log = MetricsLog(accelerator, self.log_dir, config.model_dump(mode="json"), history)
         # disable=None: a progress bar on a terminal only, not in a log file
         bar = tqdm(total=total_steps, initial=progress["step"], desc="train",
                    disable=None if accelerator.is_local_main_process else True)
@@ -262,7 +262,7 @@ class Trainer:
 
     # ----- state --------------------------------------------------------------------------------
     def _checkpoint(self, run: _Run) -> Path:
-        progress = {**run.progress, "last_loss": run.last_loss}
+        progress = {**run.progress, "last_loss": run.last_loss, "history": run.log.history}
         # Only called with a checkpoint_dir (see the callers).
         return save_checkpoint(cast(Path, self.checkpoint_dir), self.model, run.optimizer, run.scheduler, progress,
                                self.accelerator, best=(run.best_state, run.best_metrics), run=self.run_identity)

@@ -1,16 +1,18 @@
-"""What a training run reports: per-step metric logs, the result summary and peak memory; what it trains."""
+"""What a training run reports: per-step metrics (to its trackers), the result summary and peak memory; what it trains."""
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import torch
+
+from accelerate import Accelerator
+from prefixes.tracking import end_tracking, log_best, start_tracking
 
 
 @dataclass
@@ -36,31 +38,35 @@ def peak_memory_mb() -> float:
 
 
 class MetricsLog:
-    """Per-step metrics as JSON lines (for tailing) and as JSON arrays (what ``dvc plots`` reads)."""
+    """The run's metrics per logged step: kept for ``TrainResult.history`` and sent to the accelerator's
+    trackers (``TrainingConfig.report_to``) as ``train/<name>`` and ``eval/<name>``.
 
-    def __init__(self, directory: Path | None, resume_step: int, enabled: bool):
-        self.directory = directory if enabled else None
-        self.history: dict[str, list[dict]] = {"train": [], "eval": []}
-        if self.directory is None:
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for kind in self.history:
-            path = self.directory / f"{kind}_log.jsonl"
-            if path.exists():  # keep what a resumed run already logged, drop anything after the checkpoint
-                rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-                self.history[kind] = [row for row in rows if row["step"] <= resume_step]
-            self._flush(kind)
+    A resumed run starts with the rows its checkpoint recorded and sends them again, so a tracker's
+    curves hold every step, not only those after the restart.
+    """
+
+    def __init__(self, accelerator: Accelerator, log_dir: Path | None, config: dict, history: dict | None = None):
+        self.accelerator = accelerator
+        self.history: dict[str, list[dict]] = history or {"train": [], "eval": []}
+        start_tracking(accelerator, log_dir, config, project="prefixes")
+        rows = [(kind, row) for kind in ("train", "eval") for row in self.history[kind]]
+        for kind, row in sorted(rows, key=lambda item: (item[1]["step"], item[0] == "eval")):  # steps in order
+            self._send(kind, row)
 
     def write(self, kind: str, row: dict) -> None:
         self.history[kind].append(row)
-        if self.directory is not None:
-            self._flush(kind)
+        self._send(kind, row)
 
-    def _flush(self, kind: str) -> None:
-        rows = self.history[kind]
-        directory = cast(Path, self.directory)
-        (directory / f"{kind}_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-        (directory / f"{kind}_log.json").write_text(json.dumps(rows, indent=1))
+    def _send(self, kind: str, row: dict) -> None:
+        values = {f"{kind}/{name.removeprefix('eval_')}": value for name, value in row.items()
+                  if name not in ("step", "elapsed_s")}  # wall time differs between identical runs
+        self.accelerator.log(values, step=row["step"])
+
+    def finish(self, best_metrics: dict[str, float], best_step: int | None, last_step: int) -> None:
+        """Record the selected evaluation (``best/<name>``, and its step) and close the trackers."""
+        if best_metrics:
+            log_best(self.accelerator, {**best_metrics, "step": best_step or 0}, step=last_step)
+        end_tracking(self.accelerator)
 
 
 class TrainableModel(Protocol):

@@ -105,7 +105,7 @@ def test_grouped_training_resumes_to_the_same_losses_and_parameters(tmp_path):
     straight_result = PrefixTrainer(straight, config, collate_fn=recording_collate).train(rows)
     assert all(batch == sorted(batch, reverse=True) for batch in widths)  # the batches were grouped
     fetches = {"count": 0}
-    folders = {"checkpoint_dir": tmp_path / "checkpoint", "log_dir": tmp_path}  # the log keeps the steps before the crash
+    folders = {"checkpoint_dir": tmp_path / "checkpoint"}  # the checkpoint keeps the steps logged before the crash
 
     class Interrupted(Exception):
         pass

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from accelerate import Accelerator
 from prefixes import metrics
+from prefixes.data.qa import QAWindows
 
 # One label per example, scored from (B, classes) logits: a multiple-choice head scores (B, choices).
 LABEL_TASK_TYPES = ("text_classification", "multiple_choice")
@@ -68,7 +69,7 @@ def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_
         results["eval_accuracy"] = metrics.accuracy(predicted, expected)
         results["eval_macro_f1"] = metrics.macro_f1(predicted, expected, num_labels=num_labels)
     if windows is not None:
-        scores = windows.scores([row[0] for row in spans], [row[1] for row in spans])
+        scores = window_scores(windows, [row[0] for row in spans], [row[1] for row in spans])
         results |= {f"eval_{name}": value for name, value in scores.items()}
     if task_type in ("text_generation", "seq2seq_generation"):
         results["eval_perplexity"] = math.exp(results["eval_loss"])
@@ -81,3 +82,13 @@ def _span_logits(output, batch, accelerator: Accelerator) -> torch.Tensor:
     width = batch["input_ids"].shape[1]  # prompt tuning puts its virtual tokens first
     logits = torch.stack([output.start_logits[:, -width:], output.end_logits[:, -width:]], dim=1).float()
     return accelerator.pad_across_processes(logits, dim=2)
+
+
+def window_scores(windows: QAWindows, start_logits: list[list[float]], end_logits: list[list[float]]) -> dict[str, float]:
+    """SQuAD exact_match and f1 (0-100) of the best span over each example's windows, over the
+    examples that have gold answers; {} when none has."""
+    answered = [index for index, golds in enumerate(windows.answers) if golds]
+    if not answered:
+        return {}
+    predictions = metrics.decode_answers(start_logits, end_logits, windows.offsets, windows.example, windows.contexts)
+    return metrics.squad_scores([predictions[i] for i in answered], [windows.answers[i] for i in answered])

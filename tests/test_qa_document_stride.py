@@ -15,7 +15,8 @@ from prefixes.data.example import DataError, Example
 from prefixes.data.formats import ExtractiveQAFormat, collate
 from prefixes.data.raw import as_features
 from prefixes.data.sources import load_source
-from prefixes.metrics import squad_scores_from_logits
+from prefixes.evaluate import window_scores
+from prefixes.metrics import decode_answers, squad_scores_from_logits
 from prefixes.train import Trainer
 
 FILLER = " ".join(f"Sentence {n} tells of nothing in particular." for n in range(30))
@@ -54,8 +55,9 @@ def test_answer_past_max_length_is_found_in_a_later_window(minilm):
         span = feature["input_ids"][feature["start_positions"] : feature["end_positions"] + 1]
         assert minilm.decode(span) == "lisbon"
     starts, ends = _one_hot_logits(features)
-    assert features.windows.predictions(starts, ends) == [ANSWER]
-    assert features.windows.scores(starts, ends) == {"exact_match": 100.0, "f1": 100.0}
+    windows = features.windows
+    assert decode_answers(starts, ends, windows.offsets, windows.example, windows.contexts) == [ANSWER]
+    assert window_scores(windows, starts, ends) == {"exact_match": 100.0, "f1": 100.0}
     offsets = fmt.context_offsets([_example()])
     scores = squad_scores_from_logits(starts, ends, offsets, [CONTEXT], [[ANSWER]], windows=features.windows.example)
     assert scores == {"exact_match": 100.0, "f1": 100.0}
@@ -76,7 +78,8 @@ def test_the_best_window_wins_across_windows(minilm):
     # Window 0 points confidently at its own first context token, with a higher score than the answer's window.
     first_token = next(i for i, span in enumerate(features.windows.offsets[0]) if span is not None)
     starts[0][first_token] = ends[0][first_token] = 9.0
-    assert features.windows.predictions(starts, ends) == [CONTEXT.split()[0]]
+    windows = features.windows
+    assert decode_answers(starts, ends, windows.offsets, windows.example, windows.contexts) == [CONTEXT.split()[0]]
 
 
 def test_question_leaving_no_room_beyond_the_stride_is_refused(minilm):

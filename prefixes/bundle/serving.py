@@ -21,6 +21,7 @@ from prefixes.data.formats import classification_inputs, collate
 from prefixes.data.generation import prompt_ids
 from prefixes.data.qa import ExtractiveQAFormat
 from prefixes.generate import generate_batched
+from prefixes.metrics import decode_answers
 from prefixes.strict import StrictModel
 
 CLASSIFICATION = "text_classification"
@@ -138,7 +139,8 @@ def _predict_answers(bundle, tasks: list[str], examples: list[Example], batch_si
         width = batch["input_ids"].shape[1]  # prompt tuning puts its virtual tokens first
         starts += output.start_logits[:, -width:].float().cpu().tolist()
         ends += output.end_logits[:, -width:].float().cpu().tolist()
-    return [{"prediction": answer} for answer in windows.predictions(starts, ends)]
+    answers = decode_answers(starts, ends, windows.offsets, windows.example, windows.contexts)
+    return [{"prediction": answer} for answer in answers]
 
 
 def _predict_choices(bundle, tasks: list[str], examples: list[Example]) -> list[dict]:

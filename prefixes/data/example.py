@@ -29,6 +29,11 @@ class Example:
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Example))
 
+SQUAD_NAMES = {"question": "text", "context": "text_pair"}
+"""SQuAD's names of the Example fields a QA row fills (its `answers` keep their name)."""
+SQUAD_LABELS = ("id", "title")
+"""What else a SQuAD row holds: names of the row and of its article, not read."""
+
 
 def row_name(origin: str | None, index: int) -> str:
     """How an error names example `index` (from 0): "Example 3", or "<origin> row 4" (from 1)."""

@@ -12,21 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from prefixes import metrics
 from prefixes.data.example import DataError, Example, check_answers, row_name
 from prefixes.data.truncation import TruncationReport, report_truncation
 
 CharSpan = tuple[int, int]
 
-SQUAD_NAMES = {"question": "text", "context": "text_pair"}
-"""SQuAD's names of the Example fields a QA row fills (its `answers` keep their name)."""
-SQUAD_LABELS = ("id", "title")
-"""What else a SQuAD row holds: names of the row and of its article, not read."""
-
 
 @dataclass(frozen=True)
 class QAWindows:
-    """Where each window of an encoding came from: what turns its start/end logits into answers."""
+    """Where each window of an encoding came from: what turns its start/end logits into answers
+    (`prefixes.metrics.decode_answers`, `prefixes.evaluate.window_scores`)."""
 
     example: list[int]
     """Per window: the index of the example it reads."""
@@ -36,18 +31,6 @@ class QAWindows:
     """Per example: its context."""
     answers: list[list[str]]
     """Per example: every gold answer text (none for an unanswerable or unlabelled question)."""
-
-    def predictions(self, start_logits: Sequence[Sequence[float]], end_logits: Sequence[Sequence[float]]) -> list[str]:
-        """Per example, the best span over its windows (`prefixes.metrics.decode_answers`)."""
-        return metrics.decode_answers(start_logits, end_logits, self.offsets, self.example, self.contexts)
-
-    def scores(self, start_logits: Sequence[Sequence[float]], end_logits: Sequence[Sequence[float]]) -> dict[str, float]:
-        """SQuAD exact_match and f1 (0-100) over the examples that have gold answers; {} when none has."""
-        answered = [index for index, golds in enumerate(self.answers) if golds]
-        if not answered:
-            return {}
-        predictions = self.predictions(start_logits, end_logits)
-        return metrics.squad_scores([predictions[i] for i in answered], [self.answers[i] for i in answered])
 
 
 class QAFeatures(list):

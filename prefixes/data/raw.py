@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefixes.data.choice import MultipleChoiceFormat
-from prefixes.data.example import FIELDS, DataError, Example, row_name
+from prefixes.data.example import FIELDS, SQUAD_LABELS, SQUAD_NAMES, DataError, Example, row_name
 from prefixes.data.formats import ClassificationFormat
 from prefixes.data.generation import CausalGenerationFormat, Seq2SeqGenerationFormat
-from prefixes.data.qa import SQUAD_LABELS, SQUAD_NAMES, ExtractiveQAFormat
+from prefixes.data.qa import ExtractiveQAFormat
 from prefixes.data.truncation import IGNORE_INDEX
 
 # Without a model or tokenizer limit, raw text is cut here (BERT-sized encoders' window).

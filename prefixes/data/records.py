@@ -10,8 +10,7 @@ import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prefixes.data.example import FIELDS, DataError, Example, check_answers
-from prefixes.data.qa import SQUAD_NAMES
+from prefixes.data.example import FIELDS, SQUAD_NAMES, DataError, Example, check_answers
 
 _MISSING = object()
 

@@ -22,7 +22,7 @@ from pipeline.common import load_or_exit, params_option, write_json
 from pipeline.layout import BEST_DIR, PREPARED_SUMMARY, train_stage
 from pipeline.params import Params
 from pipeline.provenance import dvc_info
-from prefixes.artifact.card import append_card_section
+from prefixes.artifact.card import add_card_results, append_card_section
 from prefixes.registry import Registry
 
 EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
@@ -78,6 +78,7 @@ def _publish_run(params: Params, registry: Registry, task: str, method: str, art
         artifact = Path(staging) / BEST_DIR
         shutil.copytree(artifacts_dir / task / method / BEST_DIR, artifact)
         append_card_section(artifact, "Test split", {"examples": data["counts"]["test"], **metrics})
+        add_card_results(artifact, f"{task}-{method}", metrics, dataset_name=task)  # the Hub's model-index
         entry = registry.publish(
             artifact, task=task, method=method,
             training_params=params.training_config(task, method).model_dump(), metrics=metrics,

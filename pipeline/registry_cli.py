@@ -15,6 +15,7 @@ import click
 
 from pipeline.provenance import dvc_info
 from pipeline.registry_format import got, got_lines, metadata_lines, method_line, read_mapping, summary
+from pipeline.registry_push import push
 from prefixes.registry import Entry, Registry, RegistryError
 
 
@@ -269,6 +270,8 @@ def verify(ctx: click.Context, registry_dir: Path, as_json: bool) -> None:
     if not report.ok:
         ctx.exit(1)
 
+
+registry.add_command(push)
 
 if __name__ == "__main__":
     registry()

@@ -26,6 +26,7 @@ _EXPORTS = {
     "method_names": "prefixes.methods.registry",
     "register_method": "prefixes.methods.registry",
     "MultiTaskModel": "prefixes.bundle",
+    "push_to_hub": "prefixes.hub",
 }
 
 __all__ = list(sorted(_EXPORTS))

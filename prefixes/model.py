@@ -25,6 +25,7 @@ from prefixes.config import HEAD_TASK_TYPES, ModelConfig, TaskType
 from prefixes.methods.interface import Adapter, AdapterMethod
 from prefixes.methods.registry import get_method, method_of_config
 from prefixes.peft_export import export_peft
+from prefixes.peft_import import import_peft
 from prefixes.task_heads import head_parameter_names, infer_task_type
 from prefixes.versions import library_versions
 
@@ -186,6 +187,11 @@ class AdaptedModel(nn.Module):
     def export_peft(self, directory: str | os.PathLike, adapter: str | None = None, max_length: int | None = None) -> Path:
         """Write the adapter in PEFT's format (causal LMs); see prefixes.peft_export."""
         return export_peft(self, directory, adapter, max_length=max_length)
+
+    @classmethod
+    def from_peft(cls, directory: str | os.PathLike, base_model: PreTrainedModel | None = None, *, tokenizer=None):
+        """Load a PEFT prefix- or prompt-tuning adapter folder (causal LMs), in eval mode; see prefixes.peft_import."""
+        return import_peft(cls, directory, base_model, tokenizer=tokenizer)
 
     def load_adapter(self, directory: str | os.PathLike, name: str) -> nn.Module:
         """Add a saved adapter of this same base model to the bank under ``name``."""

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
+from prefixes.artifact.card import EMBEDDED_HUB_IDS, hub_model_id
+
 PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
 
@@ -39,13 +41,15 @@ def export_peft(model, directory: str | os.PathLike, adapter: str | None = None,
         )
     module = model.adapters[adapter or model.active_adapter]
     fields, tensor = model.adapter_method.peft_adapter(module, max_length)
+    embedded = model.model_name_or_path in EMBEDDED_HUB_IDS
     config = {
-        "base_model_name_or_path": model.model_name_or_path,
+        "base_model_name_or_path": peft_base_model(model.model_name_or_path),
         "inference_mode": True,
         "num_layers": model.base_model.config.get_text_config().num_hidden_layers,
         "num_transformer_submodules": 1,
         "num_virtual_tokens": module.length,
-        "revision": model.revision,
+        # An embedded model's Hub revision is not recorded by its wheel; a named one is kept.
+        "revision": None if embedded else model.revision,
         "task_type": "CAUSAL_LM",
         **fields,
     }
@@ -54,6 +58,14 @@ def export_peft(model, directory: str | os.PathLike, adapter: str | None = None,
     save_file({"prompt_embeddings": tensor.contiguous().cpu()}, str(directory / PEFT_WEIGHTS_NAME))
     (directory / PEFT_CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return directory
+
+
+def peft_base_model(name_or_path: str | None) -> str | None:
+    """What PEFT (``AutoPeftModel``, the Hub) loads the base model from: an embedded model's Hub id, a local
+    folder by its absolute path, a hub id as given; None for a model built in memory, as PEFT writes it."""
+    if not name_or_path:
+        return None
+    return hub_model_id(name_or_path) or str(Path(name_or_path).resolve())
 
 
 def check_windows(base_model, windows: tuple[int | None, ...], prefix_length: int, max_length: int | None) -> None:

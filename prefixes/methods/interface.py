@@ -67,5 +67,15 @@ class AdapterMethod(ABC, Generic[ConfigT, AdapterT]):
         bounds the sequences the export will see, where that decides whether PEFT computes the same."""
         raise ValueError(f"{type(self).__name__} has no PEFT equivalent: use save_pretrained instead")
 
+    @classmethod
+    def config_from_peft(cls, peft_config: dict) -> BaseModel:
+        """This method's config for a PEFT adapter's ``adapter_config.json`` (see prefixes.peft_import)."""
+        raise ValueError(f"{cls.__name__} takes no PEFT prompt-learning adapter: PEFT import reads prefix tuning "
+                         "into PrefixTuningModel and prompt tuning into PromptTuningModel")
+
+    def adapter_from_peft(self, config: ConfigT, peft_config: dict, tensor: torch.Tensor) -> AdapterT:
+        """The adapter held by a PEFT checkpoint's ``prompt_embeddings``, refused if it does not fit the base model."""
+        raise ValueError(f"{type(self).__name__} takes no PEFT prompt-learning adapter")
+
     def device(self) -> torch.device:
         return next(self.base_model.parameters()).device

@@ -19,12 +19,15 @@ from prefixes.methods.prefix.config import PrefixConfig
 class PrefixEncoder(nn.Module):
     """One task's prefix. ``forward()`` returns (P, sites, 2, kv_heads, head_dim); 2 = key, value."""
 
-    def __init__(self, config: PrefixConfig, layout: PrefixLayout, hidden_size: int):
+    def __init__(self, config: PrefixConfig, layout: PrefixLayout, hidden_size: int, *, folded: bool = False):
+        """``folded``: hold an inference prefix as the parameter itself; ``config`` still says how it was
+        trained, so a folded MLP prefix is saved (and published) as prefix tuning, not as P-tuning v2."""
         super().__init__()
         self.config = config
         self.layout = layout
+        self.through_mlp = config.reparameterization and not folded
         width = layout.num_sites * layout.site_width
-        if config.reparameterization:
+        if self.through_mlp:
             # Default nn.Embedding / nn.Linear initialisation, as in the reference implementations.
             self.embedding = nn.Parameter(torch.randn(config.prefix_length, hidden_size))
             self.mlp = nn.Sequential(
@@ -43,7 +46,7 @@ class PrefixEncoder(nn.Module):
     def forward(self) -> torch.Tensor:
         # The MLP runs on P rows once per forward, never on batch x P rows: the result is shared
         # by every example of the batch.
-        flat = self.mlp(self.embedding) if self.config.reparameterization else self.prefix
+        flat = self.mlp(self.embedding) if self.through_mlp else self.prefix
         layout = self.layout
         return self.dropout(flat).view(self.length, layout.num_sites, 2, layout.num_kv_heads, layout.head_dim)
 
@@ -68,14 +71,14 @@ class PrefixEncoder(nn.Module):
         """
         init = self.config.init
         if init == "random":
-            if not self.config.reparameterization and site_scale is not None:
+            if not self.through_mlp and site_scale is not None:
                 shaped = self.prefix.view(self.length, self.layout.num_sites, 2, -1)
                 shaped.mul_(site_scale.to(shaped.dtype)[None, :, :, None])
             return  # otherwise the constructor's initialisation
         target = torch.zeros(self.length, self.layout.num_sites * self.layout.site_width)
         if init in ("text", "vocab_sample"):
             target = cast(torch.Tensor, activations).reshape(self.length, -1)
-        if not self.config.reparameterization:
+        if not self.through_mlp:
             self.prefix.copy_(target)
             return
         last = cast(nn.Linear, self.mlp[-1])
@@ -105,8 +108,7 @@ def text_activations(per_site: list[tuple[torch.Tensor, torch.Tensor]], length: 
 
 def prefix_from_folded(config: PrefixConfig, layout: PrefixLayout, folded: torch.Tensor) -> PrefixEncoder:
     """A flat encoder holding a folded prefix (what inference artifacts load into)."""
-    flat_config = config.model_copy(update={"reparameterization": False, "init": "random", "init_text": None})
-    encoder = PrefixEncoder(flat_config, layout, hidden_size=1)
+    encoder = PrefixEncoder(config, layout, hidden_size=1, folded=True)
     with torch.no_grad():
         encoder.prefix.copy_(folded.reshape(folded.shape[0], -1))
     return encoder

@@ -14,6 +14,7 @@ from prefixes.inject.trace import discover_layout, probe_inputs, record_attentio
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.prefix.config import PrefixConfig
 from prefixes.methods.prefix.encoder import PrefixEncoder, interpolate, prefix_from_folded, text_activations
+from prefixes.methods.prefix.peft import config_from_peft, prefix_from_peft
 from prefixes.model import AdaptedModel
 from prefixes.peft_export import check_windows
 
@@ -83,6 +84,13 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
         adapter.load_state_dict({k.removeprefix("adapter."): v for k, v in tensors.items() if k.startswith("adapter.")})
         return adapter
 
+    @classmethod
+    def config_from_peft(cls, peft_config: dict) -> PrefixConfig:
+        return config_from_peft(peft_config)
+
+    def adapter_from_peft(self, config: PrefixConfig, peft_config: dict, tensor: torch.Tensor) -> PrefixEncoder:
+        return prefix_from_peft(config, self.prefix_layout, peft_config, tensor)
+
     def layout(self) -> dict:
         return self.prefix_layout.to_dict()
 
@@ -99,8 +107,11 @@ class PrefixMethod(AdapterMethod[PrefixConfig, PrefixEncoder]):
         # PEFT sizes its view from these two fields; kv heads x head_dim keeps GQA models exact.
         fields = {
             "peft_type": "PREFIX_TUNING",
-            "prefix_projection": False,
-            "encoder_hidden_size": text_config.hidden_size,
+            # What PEFT saves for prefix_projection=True is the MLP's output, as here, and what it loads
+            # for inference; the flag keeps how the prefix was trained through an import.
+            "prefix_projection": adapter.config.reparameterization,
+            "encoder_hidden_size": adapter.config.prefix_hidden_size if adapter.config.reparameterization
+            else text_config.hidden_size,
             "num_attention_heads": layout.num_kv_heads,
             "token_dim": layout.num_kv_heads * layout.head_dim,
         }

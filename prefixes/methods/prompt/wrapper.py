@@ -12,6 +12,7 @@ from prefixes.artifact.schema import ArtifactConfig
 from prefixes.inject.attach import prefixes_attached
 from prefixes.methods.interface import AdapterMethod
 from prefixes.methods.prompt.config import PromptConfig
+from prefixes.methods.prompt.peft import config_from_peft
 from prefixes.methods.prompt.soft_prompt import SoftPrompt
 from prefixes.model import AdaptedModel
 
@@ -38,6 +39,22 @@ class PromptMethod(AdapterMethod[PromptConfig, SoftPrompt]):
         source = tensors["prompt"] if config.form == "folded" else tensors["adapter.embedding"]
         with torch.no_grad():
             adapter.embedding.copy_(source)
+        return adapter
+
+    @classmethod
+    def config_from_peft(cls, peft_config: dict) -> PromptConfig:
+        return config_from_peft(peft_config)
+
+    def adapter_from_peft(self, config: PromptConfig, peft_config: dict, tensor: torch.Tensor) -> SoftPrompt:
+        adapter = self.new_adapter(config)
+        if tensor.shape != adapter.embedding.shape:
+            raise ValueError(
+                f"the PEFT prompt has shape {tuple(tensor.shape)} (token_dim={peft_config.get('token_dim')}); this base "
+                f"model's embeddings take {tuple(adapter.embedding.shape)}: pass the base model the adapter was "
+                "trained on (base_model=...)"
+            )
+        with torch.no_grad():
+            adapter.embedding.copy_(tensor)
         return adapter
 
     def peft_adapter(self, adapter: SoftPrompt, max_length: int | None) -> tuple[dict, torch.Tensor]:

@@ -17,9 +17,10 @@ from pathlib import Path
 import click
 
 from pipeline.common import load_or_exit, params_option
-from pipeline.layout import BEST_DIR, MANIFEST_NAME, PREPARED_SUMMARY
+from pipeline.layout import BEST_DIR, PREPARED_SUMMARY
 from pipeline.params import TASK_TYPE_BY_FORMAT, Params
 from prefixes.bundle import RegistryRef, build_manifest, write_manifest
+from prefixes.bundle.manifest import MANIFEST_NAME
 from prefixes.bundle.members import MULTIPLE_CHOICE, QUESTION_ANSWERING, SERVED_TASK_TYPES
 
 # Bundle name suffix per task kind: a base model's QA and multiple-choice tasks cannot share its

@@ -22,8 +22,6 @@ TRAIN_SUMMARY = "train.json"
 # Inside a run's folder (the trainer's log_dir): DVCLive's files, the run's DVC metrics (metrics.json) and
 # plots (plots/metrics/); the library names the folder.
 DVCLIVE_DIR = tracking.DVCLIVE_DIR
-MANIFEST_NAME = "manifest.json"
-"""Inside a bundle's folder."""
 
 
 def split_file(name: str) -> str:

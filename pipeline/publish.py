@@ -21,9 +21,9 @@ import click
 from pipeline.common import load_or_exit, params_option, write_json
 from pipeline.layout import BEST_DIR, PREPARED_SUMMARY, train_stage
 from pipeline.params import Params
-from pipeline.provenance import dvc_info
 from prefixes.artifact.card import add_card_results, append_card_section
 from prefixes.registry import Registry
+from prefixes.registry.dvc_lock import dvc_info
 
 EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"
 

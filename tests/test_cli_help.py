@@ -9,7 +9,8 @@ import sys
 import click
 import pytest
 
-from pipeline.cli import _COMMANDS, main
+from pipeline.cli import STAGE_COMMANDS, main
+from prefixes.cli import LIBRARY_COMMANDS
 
 HEAVY = ("torch", "transformers")
 
@@ -28,7 +29,7 @@ def test_top_level_help_loads_no_model_stack():
     assert _modules_loaded_by(["--help"]) == []
 
 
-@pytest.mark.parametrize("command", sorted(_COMMANDS))
+@pytest.mark.parametrize("command", sorted(LIBRARY_COMMANDS | STAGE_COMMANDS))
 def test_command_help_loads_no_model_stack(command):
     assert _modules_loaded_by([command, "--help"]) == []
 

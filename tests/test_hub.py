@@ -11,7 +11,7 @@ from conftest import tiny_model
 from huggingface_hub import HfApi, ModelCard, constants
 from huggingface_hub.hf_api import CommitInfo
 
-from pipeline.registry_cli import registry
+from prefixes.cli.registry import registry
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 from prefixes.artifact.card import add_card_results
 from prefixes.hub import push_to_hub

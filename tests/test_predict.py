@@ -17,7 +17,7 @@ from transformers import (
     LlamaConfig,
 )
 
-from pipeline.predict_cli import predict
+from prefixes.cli.predict import predict
 from prefixes import (
     ModelConfig,
     MultiTaskModel,

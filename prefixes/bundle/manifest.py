@@ -18,6 +18,8 @@ from prefixes.io import write_atomic
 from prefixes.strict import StrictModel
 
 SCHEMA_VERSION: Final = 1
+MANIFEST_NAME: Final = "manifest.json"
+"""A bundle folder's manifest, as the bundle stage writes it and `prefixes predict --bundle DIR` reads it."""
 
 
 class BundleError(ValueError):

@@ -3,8 +3,8 @@
 Besides `import` statements, two kinds of string references are imports too: the lazy export
 tables of packages (`_EXPORTS` in `__init__.py`, resolved per imported name) and dotted module
 paths in strings (`"prefixes.methods.prompt.model:PromptTuningModel"`, as plugin registries use).
-The CLI's command table (`_COMMANDS` in pipeline/cli.py) is not followed: a stage's command
-imports only its own module, which the caller names as a root.
+The CLI's command tables (`LIBRARY_COMMANDS` in prefixes/cli, `STAGE_COMMANDS` in pipeline/cli.py)
+are not followed: a stage's command imports only its own module, which the caller names as a root.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("prefixes", "pipeline")
 _DOTTED = re.compile(r"^((?:prefixes|pipeline)(?:\.\w+)+)(?::\w+)?$")
-_LAZY_TABLES = ("_EXPORTS", "_COMMANDS")
+_LAZY_TABLES = ("_EXPORTS", "LIBRARY_COMMANDS", "STAGE_COMMANDS")
 
 
 def module_file(name: str) -> Path | None:
@@ -45,7 +45,7 @@ def _with_parents(name: str) -> set[str]:
 
 @cache
 def lazy_table(name: str) -> dict[str, str]:
-    """A module's `_EXPORTS` / `_COMMANDS` table: attribute -> module."""
+    """A module's lazy table (`_EXPORTS`, a command table): attribute -> module."""
     path = module_file(name)
     table: dict[str, str] = {}
     if path is None:

@@ -19,7 +19,7 @@ def _command_module(cmd: str) -> str:
     words = shlex.split(cmd)
     # `${launch.train}` is `prefixes` or a launcher of `-m pipeline`: the same CLI either way.
     assert words[0] in ("prefixes", "${launch.train}"), f"stage commands run the `prefixes` CLI, got {cmd!r}"
-    return lazy_table("pipeline.cli")[words[1]]
+    return (lazy_table("pipeline.cli") | lazy_table("prefixes.cli"))[words[1]]
 
 
 def _covered(path: Path, deps: list[str]) -> bool:

@@ -17,7 +17,7 @@ from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
 from pipeline.params import EvaluateSettings, Params, TaskConfig
 from pipeline.plots import draw_task_curves
-from pipeline.predict_cli import predict
+from prefixes.cli.predict import predict
 from pipeline.prepared import split_task, write_prepared
 from pipeline.report import RunDirs, collect_rows
 from pipeline.train import train_run

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from registry_artifacts import write_artifact
 
-from pipeline.registry_cli import registry as cli
+from prefixes.cli.registry import registry as cli
 
 
 def run(*args: str | Path, code: int = 0) -> Result:

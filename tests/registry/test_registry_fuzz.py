@@ -33,7 +33,7 @@ from click.testing import CliRunner
 from registry_artifacts import deadline, write_artifact
 from registry_damage import ALIASES, EDITS, NAMESPACES, Damage
 
-from pipeline.registry_cli import registry as cli
+from prefixes.cli.registry import registry as cli
 from prefixes.registry import Registry, RegistryError
 from prefixes.registry.metadata import GitInfo
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from registry_artifacts import deadline, write_artifact
 
-from pipeline.provenance import dvc_info
+from prefixes.registry.dvc_lock import dvc_info
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
 from prefixes.registry.metadata import GitInfo
 

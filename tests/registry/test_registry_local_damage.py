@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from registry_artifacts import write_artifact
 
-from pipeline.registry_cli import registry as cli
+from prefixes.cli.registry import registry as cli
 from prefixes.registry import IntegrityError, Registry
 
 

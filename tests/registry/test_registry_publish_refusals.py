@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from registry_artifacts import HEAD_SHAPES, HIDDEN_SIZE, PREFIX_LENGTH, deadline, write_artifact
 
-from pipeline.registry_cli import registry as cli
+from prefixes.cli.registry import registry as cli
 from prefixes.registry import ArtifactError, Registry, RegistryError
 from prefixes.registry.reading import MAX_DOCUMENT_BYTES
 

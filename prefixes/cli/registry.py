@@ -13,10 +13,10 @@ from typing import Any
 
 import click
 
-from pipeline.provenance import dvc_info
-from pipeline.registry_format import got, got_lines, metadata_lines, method_line, read_mapping, summary
-from pipeline.registry_push import push
+from prefixes.cli.registry_format import got, got_lines, metadata_lines, method_line, read_mapping, summary
+from prefixes.cli.registry_push import push
 from prefixes.registry import Entry, Registry, RegistryError
+from prefixes.registry.dvc_lock import dvc_info
 
 
 class _RegistryGroup(click.Group):

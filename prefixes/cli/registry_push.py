@@ -1,7 +1,7 @@
 """`prefixes registry push TASK --method M --version V --repo-id R`: one registry version onto the Hub.
 
 The version goes up as stored (its files are re-hashed against the registry's record first), through
-`prefixes.hub.push_to_hub`. Registered on the `registry` group by `pipeline.registry_cli`.
+`prefixes.hub.push_to_hub`. Registered on the `registry` group by `prefixes.cli.registry`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Which DVC stage produced a published version: a hash of its dvc.lock entry (the pipeline's
-knowledge; the registry only records the result)."""
+"""Which DVC stage produced a published version: the hash of its entry in a dvc.lock file that the
+caller names (the publish stage, or `prefixes registry publish --dvc-lock`); the registry never
+looks for one and records the result as given."""
 
 from __future__ import annotations
 

@@ -11,11 +11,10 @@ import click
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from pipeline.layout import MANIFEST_NAME
-
 if TYPE_CHECKING:
     from prefixes.bundle import PredictRequest
 from prefixes.bundle import read_manifest
+from prefixes.bundle.manifest import MANIFEST_NAME
 
 # A request line longer than this is refused: answers echo their request, and no task here reads
 # more than a few thousand tokens (the README states the limit).

@@ -1,0 +1,3 @@
+from prefixes.cli import main
+
+main()

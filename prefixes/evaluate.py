@@ -71,6 +71,8 @@ def evaluate_model(model, loader, accelerator: Accelerator, task_type: str, num_
     if windows is not None:
         scores = window_scores(windows, [row[0] for row in spans], [row[1] for row in spans])
         results |= {f"eval_{name}": value for name, value in scores.items()}
+        # A long context is several windows: the loss averages over windows, the count is of examples.
+        results |= {"eval_examples": len(windows.contexts), "eval_windows": len(windows.example)}
     if task_type in ("text_generation", "seq2seq_generation"):
         results["eval_perplexity"] = math.exp(results["eval_loss"])
         results["eval_tokens"] = int(total_count)

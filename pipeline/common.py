@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,6 +28,16 @@ def load_or_exit(path: str) -> Params:
 def require_task(params: Params, task: str) -> None:
     if task not in params.tasks:
         raise click.ClickException(f"--task {task!r} is not defined in params.yaml; defined tasks: {sorted(params.tasks)}")
+
+
+@contextmanager
+def naming_the_model(models_key: str, model_id: str) -> Iterator[None]:
+    """A base model that fails to load (a mistyped hub id, an unreachable hub) is named by its `models` key."""
+    try:
+        yield
+    except OSError as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise OSError(f"models.{models_key}: cannot load {model_id!r}: {first_line}") from error
 
 
 def write_json(path: str | Path, data: dict) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pipeline.overrides import TrainingOverrides
 from prefixes.methods.registry import ArtifactKind, get_method, method_names
@@ -42,9 +42,26 @@ def config_problems(methods: dict[str, MethodSettings]) -> list[str]:
     problems = []
     for name, settings in methods.items():
         try:
-            get_method(name).config_for_task(settings.config, STAND_IN_LABELS)
+            spec = get_method(name)
+            spec.config_for_task(settings.config, STAND_IN_LABELS)
         except ValueError as error:  # an unknown method, or pydantic's ValidationError
             problems += _config_errors(name, error)
+            continue
+        problems += lax_values(f"{name}.config", spec.config_class, settings.config)
+    return problems
+
+
+def lax_values(owner: str, config_class: type[BaseModel], fields: dict[str, Any]) -> list[str]:
+    """Fields whose value only a lax reading accepts: `"16"` or `true` for a prefix length. The config
+    class itself is lax for Python callers; in params.yaml such a value is a typo, refused like any other."""
+    problems = []
+    for key, value in fields.items():
+        annotation = config_class.model_fields[key].annotation if key in config_class.model_fields else None
+        if annotation is not None:
+            try:
+                TypeAdapter(annotation).validate_python(value, strict=True)
+            except ValidationError as error:
+                problems.append(f"{owner}.{key}: {error.errors()[0]['msg']} (got {value!r:.80})")
     return problems
 
 
@@ -77,4 +94,6 @@ def task_config_problems(methods: dict[str, MethodSettings], per_task: dict[str,
             except ValueError as error:
                 problems += [problem.replace(f"{owner}.config.", f"{owner}.", 1)
                              for problem in _config_errors(owner, error)]
+                continue
+            problems += lax_values(owner, get_method(method).config_class, fields)
     return problems

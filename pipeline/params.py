@@ -10,14 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-import yaml
 from pydantic import Field, PositiveInt, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.layout import RAW_DATA_DIR
 from pipeline.methods import MethodSettings, config_problems, kind_problems, method_config, task_config_problems
 from pipeline.overrides import TaskTrainingOverrides, set_values
-from pipeline.yaml12 import load_yaml
+from pipeline.params_checks import model_id_problems, name_problems
+from pipeline.params_sections import MAX_TOKENS, BaselineSettings, EvaluateSettings, LaunchSettings, PublishSettings
+from pipeline.yaml12 import YamlError, load_yaml
 from prefixes.config import TaskType, TrainingConfig
+from prefixes.data.example import FIELDS
+from prefixes.data.generation import SOURCE_SLOT
 from prefixes.data.sources import FILE_SUFFIXES, PACKAGED_SOURCES
 from prefixes.methods.registry import ArtifactKind
 from prefixes.names import NAME_PATTERN, is_valid_name
@@ -49,8 +52,10 @@ class TaskConfig(StrictModel):
     )
     format: TaskFormat
     model: str = Field(description="Key into `models`: the frozen base model this task's prefixes sit on.")
-    max_length: int = Field(default=128, ge=8, description="Tokens per example, virtual tokens excluded.")
-    max_target_length: int | None = Field(default=None, ge=1, description="Generation: tokens kept of the target.")
+    max_length: int = Field(default=128, ge=8, le=MAX_TOKENS,
+                            description="Tokens per example, virtual tokens excluded.")
+    max_target_length: int | None = Field(default=None, ge=1, le=MAX_TOKENS,
+                                          description="Generation: tokens kept of the target.")
     template: str | None = Field(default=None, description="Generation: prompt template with one {source} slot.")
     eval_fraction: float = Field(default=0.1, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
@@ -62,6 +67,28 @@ class TaskConfig(StrictModel):
         default=0.5, ge=0, le=1,
         description="Prepare refuses a split with a larger share of truncated examples (or prompts); 1 accepts any.",
     )
+    normalize_labels: bool = Field(
+        default=False,
+        description="Classification: strip surrounding whitespace and case-fold every label before splitting, so "
+                    "' Billing', 'billing' and 'BILLING' are one class (prepare warns about such labels either way).",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _columns_name_example_fields(cls, columns: dict[str, str] | None) -> dict[str, str] | None:
+        unknown = sorted(set(columns or {}) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"{unknown} are not example fields: map each of {list(FIELDS)} that the data has "
+                             "under another name to its column, e.g. {text: message, label: queue}")
+        return columns
+
+    @field_validator("template")
+    @classmethod
+    def _one_source_slot(cls, template: str | None) -> str | None:
+        if template is not None and template.count(SOURCE_SLOT) != 1:
+            raise ValueError(f"holds {SOURCE_SLOT} {template.count(SOURCE_SLOT)} times: write it exactly once, where "
+                             "the example's source text goes, e.g. 'User: {source}\\nAssistant: '")
+        return template
 
     @model_validator(mode="after")
     def _local_files_are_tracked(self) -> TaskConfig:
@@ -79,6 +106,12 @@ class TaskConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _normalising_needs_class_labels(self) -> TaskConfig:
+        if self.normalize_labels and self.format != "classification":
+            raise ValueError(f"normalize_labels applies to class labels; format {self.format!r} has none: remove it")
+        return self
+
+    @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> TaskConfig:
         if self.eval_fraction + self.test_fraction >= 0.9:
             raise ValueError(
@@ -86,53 +119,6 @@ class TaskConfig(StrictModel):
                 "under 10% for training: lower them"
             )
         return self
-
-
-class BaselineSettings(StrictModel):
-    """Reference points measured through the same training loop (methods of kind "baseline")."""
-
-    tasks: list[str] = Field(default_factory=list, description="Tasks that also train the baselines.")
-    methods: list[str] = Field(default_factory=list, description="Baseline methods, e.g. full fine-tuning, LoRA.")
-
-    @field_validator("methods")
-    @classmethod
-    def _baseline_methods(cls, names: list[str]) -> list[str]:
-        problems = kind_problems(names, "baseline")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return names
-
-
-class EvaluateSettings(StrictModel):
-    generation_examples: int = Field(default=24, ge=1, description="Test examples generated for BLEU/ROUGE-L.")
-    max_new_tokens: int = Field(default=24, ge=1)
-
-
-class PublishSettings(StrictModel):
-    """What the publish stage does with the trained prefixes (never inside `dvc exp run`)."""
-
-    enabled: bool = Field(default=True, description="File every prefix/prompt run in the registry.")
-    registry: str = Field(default="registry", description="Registry directory to publish into.")
-    alias: str = Field(default="candidate", description="Alias moved to each newly published version.")
-
-    @field_validator("alias")
-    @classmethod
-    def _not_production(cls, alias: str) -> str:
-        if alias in ("production", "latest"):
-            raise ValueError(f"{alias!r}: the pipeline moves a candidate alias; promote to production by hand "
-                             "with `prefixes registry promote`")
-        return alias
-
-
-class LaunchSettings(StrictModel):
-    """How DVC starts the train stages (dvc.yaml's `${launch.train}`)."""
-
-    train: str = Field(
-        default="prefixes",
-        pattern=r"^(prefixes|.*\s-m\s+pipeline)$",
-        description="'prefixes' (one process) or a launcher that runs `-m pipeline`, e.g. "
-        "'accelerate launch --config_file accelerate/multi_gpu.yaml -m pipeline'.",
-    )
 
 
 class Params(StrictModel):
@@ -265,49 +251,37 @@ class Params(StrictModel):
         return TrainingConfig.model_validate(merged)
 
 
-def name_problems(data: dict) -> list[str]:
-    """Names that must refer to defined tasks and models. Works on raw, possibly invalid params
-    too, so these problems are reported together with field errors, not after they are fixed."""
-    def section(owner: dict, key: str, kind: type):
-        value = owner.get(key) if isinstance(owner, dict) else None
-        return value if isinstance(value, kind) else kind()
-
-    tasks, models, baselines = section(data, "tasks", dict), section(data, "models", dict), section(data, "baselines", dict)
-    problems = []
-    for key, names in (("task_names", section(data, "task_names", list)), ("baselines.tasks", section(baselines, "tasks", list))):
-        for name in names:
-            if isinstance(name, str) and name not in tasks:
-                problems.append(f"{key}: unknown task {name!r}; defined tasks are {sorted(tasks)}")
-    for name, task in tasks.items():
-        model = task.get("model") if isinstance(task, dict) else None
-        if isinstance(model, str) and model not in models:
-            problems.append(f"tasks.{name}.model: unknown model {model!r}; defined models are {sorted(models)}")
-    for key in ("task_training", "task_method_config"):
-        for name in section(data, key, dict):
-            if name not in tasks:
-                problems.append(f"{key}.{name}: unknown task; defined tasks are {sorted(tasks)}")
-    return problems
-
-
 class ParamsError(ValueError):
     """params.yaml is unusable; the message lists every problem with its key."""
 
 
+def validate_params(raw: object) -> Params:
+    """Params from parsed YAML, in strict mode: `"128"` is no integer and `true` no batch size, as
+    nowhere in params.yaml does a quoted number or a boolean stand for a count."""
+    return Params.model_validate(raw, strict=True)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
+    """The validated params file; ParamsError lists every problem, each with its dotted key."""
     path = Path(path)
     try:
         raw = load_yaml(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, YamlError) as error:
         raise ParamsError(f"cannot read {path}: {error}") from error
+    lines, params = [], None
     try:
-        return Params.model_validate(raw)
+        params = validate_params(raw)
     except ValidationError as error:
-        lines = []
         for problem in error.errors():
             if problem["loc"]:
-                lines.append(f"  {'.'.join(map(str, problem['loc']))}: {problem['msg']} (got {problem.get('input')!r:.80})")
+                message = problem["msg"].removeprefix("Value error, ")
+                lines.append(f"  {'.'.join(map(str, problem['loc']))}: {message} (got {problem.get('input')!r:.80})")
             else:  # cross-field checks: their message names the keys
                 lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
         if isinstance(raw, dict):
             lines += [f"  {problem}" for problem in name_problems(raw) if not any(problem in line for line in lines)]
-        raise ParamsError(f"{path} has {len(lines)} problem(s):\n" + "\n".join(lines)) from None
+    if isinstance(raw, dict):
+        lines += [f"  {problem}" for problem in model_id_problems(raw)]
+    if params is None or lines:
+        raise ParamsError(f"{path} has {len(lines)} problem(s):\n" + "\n".join(lines))
+    return params

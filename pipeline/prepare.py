@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.common import load_or_exit, params_option, require_task
+from pipeline.common import load_or_exit, naming_the_model, params_option, require_task
 from pipeline.console import stage_lines
+from pipeline.labels import class_count_lines, label_warnings
 from pipeline.params import TaskConfig
 from pipeline.prepared import split_task, write_prepared
 
@@ -26,7 +27,9 @@ def prepare(params_path: str, task: str, output_dir: str) -> None:
     require_task(params, task)
     with stage_lines("prepare", task) as outcome:
         # Loading the tokenizer converts an embedded GGUF model once here, not inside a timed training stage.
-        tokenizer = load_tokenizer(params.models[params.tasks[task].model])
+        models_key = params.tasks[task].model
+        with naming_the_model(models_key, params.models[models_key]):
+            tokenizer = load_tokenizer(params.models[models_key])
         summary = prepare_task(task, params.tasks[task], seed=params.seed, output_dir=output_dir, tokenizer=tokenizer)
         counts = ", ".join(f"{split} {count}" for split, count in summary["counts"].items())
         outcome["result"] = f"{counts} examples, fingerprint {summary['fingerprint'][:12]}"
@@ -42,6 +45,9 @@ def prepare_task(task_name: str, task: TaskConfig, *, seed: int, output_dir: str
     from pipeline.truncation_check import check_truncation, measure_truncation
 
     splits, label_names = split_task(task, seed=seed)
+    if task.format == "classification":  # class counts per split, and labels worth a second look
+        for line in class_count_lines(task_name, splits) + label_warnings(task_name, splits):
+            click.echo(line, err=True)
     truncation = measure_truncation(task, tokenizer, splits, label_names)
     warnings = check_truncation(task_name, task, truncation)
     return write_prepared(task, seed=seed, splits=splits, label_names=label_names, output_dir=output_dir,

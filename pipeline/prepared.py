@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import cast
 
+from pipeline.labels import normalize_labels
 from pipeline.layout import PREPARED_SUMMARY, SPLITS, split_file
 from pipeline.params import LABELLED_FORMATS, TaskConfig
 from prefixes.data.example import Example
@@ -16,8 +17,11 @@ from prefixes.data.splits import fingerprint, load_examples, save_examples, spli
 
 def split_task(task: TaskConfig, *, seed: int) -> tuple[dict[str, list[Example]], list[str] | None]:
     """The task's splits (by source, see `split_examples`) and, where the format has them, its label
-    (or choice) names, read off the whole source: a small split may miss a label."""
+    (or choice) names, read off the whole source: a small split may miss a label. With
+    `normalize_labels`, labels are stripped and case-folded first, so their variants split as one class."""
     examples = load_source(task.source, columns=task.columns, split=task.split, dataset_config=task.dataset_config)
+    if task.normalize_labels:
+        examples = normalize_labels(examples)
     splits = split_examples(
         examples, seed=seed, eval_fraction=task.eval_fraction, test_fraction=task.test_fraction,
         max_examples=cast("dict[str, int] | None", task.max_examples),

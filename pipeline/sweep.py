@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError
 
 from pipeline.common import load_or_exit, params_option
 from pipeline.layout import TRAIN_SUMMARY, train_stage
-from pipeline.params import Params
+from pipeline.params import validate_params
 from pipeline.yaml12 import load_yaml
 from prefixes.config import greater_is_better
 from prefixes.strict import StrictModel
@@ -77,7 +77,7 @@ def _check_overrides(raw_params: dict, overrides: dict, where: str) -> None:
                 raise click.ClickException(f"{where}: {key} reaches into {part!r}, which is not a section")
         node[leaf] = value
     try:
-        Params.model_validate(data)
+        validate_params(data)
     except (ValidationError, ValueError) as error:
         raise click.ClickException(f"{where}: its overrides {overrides} give invalid params: {error}") from None
 
@@ -100,12 +100,20 @@ def queue_commands(name: str, sweep: Sweep) -> list[list[str]]:
     return commands
 
 
+# In a quoted hydra value a run of backslashes is literal, except before a quote, before `${` or at
+# the end, where each pair stands for one backslash and an odd one escapes what follows.
+_ESCAPED = re.compile(r"(\\*)('|\$\{|\Z)")
+
+
 def override_literal(value: str | int | float | bool) -> str:
-    """``value`` in hydra's override grammar: strings quoted, so `,` `[` `{` and `null` stay text."""
+    """``value`` in hydra's override grammar, so that DVC writes it into params.yaml as it is: strings
+    quoted (`,` `[` `{` and `null` stay text), with `${...}` escaped (DVC would resolve it, e.g.
+    `${oc.env:VAR}` to the variable's value) and backslashes doubled only where hydra halves them."""
     if isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        escaped = _ESCAPED.sub(lambda match: match[1] * 2 + ("\\" + match[2] if match[2] else ""), value)
+        return f"'{escaped}'"
     return repr(value)
 
 

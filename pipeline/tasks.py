@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+from pipeline.common import naming_the_model
 from pipeline.layout import split_file
 from pipeline.params import TASK_TYPE_BY_FORMAT, TaskConfig
 from prefixes.config import ModelConfig
@@ -35,7 +36,8 @@ def build_model(task: TaskConfig, model_name_or_path: str, method: str, method_c
                 label_names: list[str] | None):
     """Load the task's base model with the right head and wrap it for the method."""
     config = model_config(task, model_name_or_path, label_names)
-    return get_method(method).wrapper_class().from_config(config, method_config)
+    with naming_the_model(task.model, model_name_or_path):
+        return get_method(method).wrapper_class().from_config(config, method_config)
 
 
 def task_format(task: TaskConfig, tokenizer, label_names: list[str] | None):

@@ -46,17 +46,26 @@ def _train_command(name: str, methods: tuple[str, ...], help_text: str, with_tes
                   help="Test metrics JSON (baselines are tested in the training process).")
     @click.option("--details", "details_path", required=with_test_metrics, type=click.Path(dir_okay=False),
                   help="Counts and data fingerprint of the test evaluation.")
+    @click.option("--fresh", is_flag=True,
+                  help="Delete the run's checkpoint and train from the first step (e.g. when the checkpoint is damaged).")
     def command(params_path: str, task: str, method: str, data_dir: str, output_dir: str, metrics_path: str | None,
-                details_path: str | None) -> None:
+                details_path: str | None, fresh: bool) -> None:
+        from prefixes.checkpoint import CheckpointError
+
         params = load_or_exit(params_path)
         require_task(params, task)
         test_outputs = (metrics_path, cast(str, details_path)) if metrics_path else None
-        # The start line is the resume decision (fresh or resuming, and why).
-        with stage_lines(name, f"{task}/{method}", announce=False) as outcome:
-            summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs)
-            best = scores(summary["best_eval"] or {}, ("loss", *HEADLINE), prefix="eval_")
-            outcome["result"] = f"{summary['global_step']} steps, best eval {best}"
-            outcome["wrote"] = output_dir
+        try:
+            # The start line is the resume decision (fresh or resuming, and why).
+            with stage_lines(name, f"{task}/{method}", announce=False) as outcome:
+                summary = train_run(params, task, method, data_dir, output_dir, test_outputs=test_outputs, fresh=fresh)
+                best = scores(summary["best_eval"] or {}, ("loss", *HEADLINE), prefix="eval_")
+                outcome["result"] = f"{summary['global_step']} steps, best eval {best}"
+                outcome["wrote"] = output_dir
+        except CheckpointError as error:  # one line: which file, and the two ways to start over
+            raise click.ClickException(
+                f"{error}; start fresh with `prefixes {name} --task {task} --method {method} ... --fresh`, "
+                f"or delete {Path(output_dir) / CHECKPOINT_DIR}") from None
 
     return command
 
@@ -70,8 +79,9 @@ train_baseline = _train_command("train-baseline", tuple(method_names("baseline")
 
 
 def train_run(params: Params, task_name: str, method: str, data_dir: str | Path, output_dir: str | Path,
-              test_outputs: tuple[str | Path, str | Path] | None = None) -> dict:
-    """Train one task with one method (or baseline); write the artifact, logs and a summary."""
+              test_outputs: tuple[str | Path, str | Path] | None = None, fresh: bool = False) -> dict:
+    """Train one task with one method (or baseline); write the artifact, logs and a summary.
+    ``fresh`` deletes the run's checkpoint first instead of resuming from it."""
     import torch
 
     from pipeline.evaluate import GENERATION_FORMATS, score_test_generations, split_metrics
@@ -95,7 +105,7 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     checkpoint = output_dir / CHECKPOINT_DIR
     trainer = Trainer(model, config, best_dir=output_dir / BEST_DIR, checkpoint_dir=checkpoint, log_dir=output_dir,
                       final_checkpoint=resumable, run_identity=identity)
-    resume_from = _resume_point(checkpoint, identity) if resumable else None
+    resume_from = _resume_point(checkpoint, identity, fresh) if resumable else None
     result = trainer.train(encoded["train"], encoded["eval"], resume_from=resume_from)
     run_summary = {
         "task": task_name,
@@ -116,7 +126,7 @@ def train_run(params: Params, task_name: str, method: str, data_dir: str | Path,
     if test_outputs is not None:
         batching = {"pad_id": model.tokenizer.pad_token_id, "batch_size": params.training.eval_batch_size}
         test = split_metrics(model, encoded["test"], label_names, model.task_type, **batching)
-        test.update(task_scores(task, model, splits["test"], **batching))
+        test.update(task_scores(task, model, splits["test"]))
         if task.format in GENERATION_FORMATS:  # scored as the evaluate stage scores the other methods
             test.update(score_test_generations(params, task, model.eval(), splits["test"]))
         test_metrics, details = split_results({**test, "data_fingerprint": summary["fingerprint"]})
@@ -166,10 +176,14 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _resume_point(checkpoint: Path, identity: dict) -> Path | None:
-    """The checkpoint to resume from, or None to start fresh; says which on stderr."""
-    from prefixes.checkpoint import checkpoint_run, find_checkpoint
+def _resume_point(checkpoint: Path, identity: dict, fresh: bool = False) -> Path | None:
+    """The checkpoint to resume from, or None to start fresh (``fresh``: after deleting it); says which on stderr."""
+    from prefixes.checkpoint import checkpoint_run, find_checkpoint, remove_checkpoint
 
+    if fresh:
+        remove_checkpoint(checkpoint)
+        click.echo(f"Starting fresh (--fresh): deleted the checkpoint in {checkpoint}, if any", err=True)
+        return None
     found = find_checkpoint(checkpoint)
     if found is None:
         click.echo(f"Starting fresh: no complete checkpoint in {checkpoint}", err=True)

@@ -7,6 +7,12 @@ not pay for importing torch and transformers.
 from __future__ import annotations
 
 import importlib
+import os
+
+# Offline unless the user says otherwise (HF_HUB_OFFLINE=0): the embedded models and corpora need no
+# hub, and a mistyped hub id fails at once instead of after a minute of retries. Set before any
+# Hugging Face module is imported, since they read it once at import; covers the `prefixes` command.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 _EXPORTS = {
     "ModelConfig": "prefixes.config",

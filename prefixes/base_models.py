@@ -31,7 +31,6 @@ from transformers.utils import logging as transformers_logging
 from prefixes.config import ModelConfig
 from prefixes.io import package_dir
 
-EMBEDDED_MODELS: tuple[str, ...] = ("minilm", "smollm2")
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _AUTO_CLASS_BY_TASK = {

@@ -23,6 +23,9 @@ TaskType = Literal[
     "multiple_choice",
 ]
 
+EMBEDDED_MODELS: tuple[str, ...] = ("minilm", "smollm2")
+"""Short names of the base models shipped in PyPI wheels (see prefixes.base_models): loadable offline."""
+
 # Task types whose model ends in a freshly initialised head that has to train with the prefix.
 HEAD_TASK_TYPES: frozenset[str] = frozenset(
     {"text_classification", "question_answering", "multiple_choice"}
@@ -67,7 +70,9 @@ class ModelConfig(StrictModel):
         return self
 
 
-__all__ = ["HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig", "as_training_config"]
+__all__ = [
+    "EMBEDDED_MODELS", "HEAD_TASK_TYPES", "ModelConfig", "StrictModel", "TaskType", "TrainingConfig", "as_training_config",
+]
 
 
 def _as_list(value: object) -> object:
@@ -78,6 +83,10 @@ def _installed_trackers(value: list[str] | None) -> list[str] | None:
     if value is not None:  # None: an unset override (pipeline.overrides)
         trackers(value)
     return value
+
+
+# Upper bounds far above any real run: a typo such as 1e9 is refused before any work, not after an hour.
+MAX_BATCH = 65_536
 
 
 class TrainingConfig(StrictModel):
@@ -93,11 +102,11 @@ class TrainingConfig(StrictModel):
     weight_decay: float = Field(default=0.0, ge=0)
     lr_scheduler: Literal["linear", "cosine", "constant"] = Field(default="linear", description="Decay after warm-up.")
     warmup_ratio: float = Field(default=0.06, ge=0, lt=1, description="Share of the steps spent warming up.")
-    num_epochs: int = Field(default=3, ge=1)
-    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps.")
-    batch_size: int = Field(default=8, ge=1, description="Examples per process per micro-batch.")
-    eval_batch_size: int = Field(default=32, ge=1)
-    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    num_epochs: int = Field(default=3, ge=1, le=100_000)
+    max_steps: int | None = Field(default=None, ge=1, le=10**9, description="Stop after this many optimizer steps.")
+    batch_size: int = Field(default=8, ge=1, le=MAX_BATCH, description="Examples per process per micro-batch.")
+    eval_batch_size: int = Field(default=32, ge=1, le=MAX_BATCH)
+    gradient_accumulation_steps: int = Field(default=1, ge=1, le=MAX_BATCH)
     max_grad_norm: float | None = Field(default=1.0, gt=0, description="Clip gradients to this norm; None = off.")
     mixed_precision: Literal["no", "fp16", "bf16"] = Field(default="no")
     gradient_checkpointing: bool = Field(default=False)

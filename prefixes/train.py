@@ -238,7 +238,8 @@ class Trainer:
         best: tuple[dict[str, torch.Tensor] | None, dict[str, float]] = (None, {})
         last_loss, history = float("nan"), None
         if resume_from is not None:
-            progress, best = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator)
+            progress, best = load_checkpoint(Path(resume_from), self.model, optimizer, scheduler, accelerator,
+                                             total_steps=total_steps)
             last_loss, history = progress.pop("last_loss"), progress.pop("history", None)
         log = MetricsLog(accelerator, self.log_dir, config.model_dump(mode="json"), history)
         # disable=None: a progress bar on a terminal only, not in a log file

@@ -77,3 +77,35 @@ def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     changed = _ok(_run(["-m", "pipeline", *TRAIN, "--out", "run"], tmp_path))
     assert "Starting fresh: the checkpoint in run/checkpoint belongs to another run (different training)" in changed.stderr
+
+
+def test_a_damaged_checkpoint_stops_the_stage_in_one_line_until_started_fresh(tmp_path):
+    """Issue 28 item 10: a truncated optimizer file or `progress.json` of `[]` ended every rerun in a
+    traceback with no hint, and `step: 999` finished with exit 0."""
+    params = yaml.safe_load((REPO / "tests" / "e2e" / "tiny_params.yaml").read_text())
+    params["training"].update(max_steps=2, checkpoint_every=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    _ok(_run(["-m", "pipeline", "prepare", "--params", "params.yaml", "--task", "bbc_news", "--out", "prepared"], tmp_path))
+    _ok(_run(["-m", "pipeline", *TRAIN, "--out", "run"], tmp_path))
+    checkpoint = tmp_path / "run" / "checkpoint"
+    intact = {path.relative_to(checkpoint): path.read_bytes() for path in checkpoint.rglob("*") if path.is_file()}
+    optimizer = intact[Path("optimizer.safetensors")]
+    hint = ("; start fresh with `prefixes train-prefix --task bbc_news --method p_tuning_v2 ... --fresh`, "
+            "or delete run/checkpoint")
+    for file, content, problem in [
+        ("optimizer.safetensors", optimizer[: len(optimizer) // 2], "SafetensorError: Error while deserializing header"),
+        ("progress.json", b"[]", "holds [], not the loop's position (a JSON object)"),
+        ("progress.json", json.dumps({**json.loads(intact[Path("progress.json")]), "step": 999}).encode(),
+         "step 999 is beyond this run's 2 steps"),
+    ]:
+        for relative, data in intact.items():
+            (checkpoint / relative).write_bytes(data)
+        (checkpoint / file).write_bytes(content)
+        rerun = _run(["-m", "pipeline", *TRAIN, "--out", "run"], tmp_path)
+        assert rerun.returncode == 1, rerun.stderr[-3000:]
+        last = rerun.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"Error: damaged checkpoint file run/checkpoint/{file}: ") and last.endswith(hint), last
+        assert problem in last and "Traceback" not in rerun.stderr
+    fresh = _ok(_run(["-m", "pipeline", *TRAIN, "--out", "run", "--fresh"], tmp_path))
+    assert "Starting fresh (--fresh)" in fresh.stderr
+    assert json.loads((checkpoint / "progress.json").read_text())["step"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from dvc.utils.serialize import modify_yaml
+from dvc.utils.serialize import modify_yaml, parse_yaml
 
 from pipeline.params import load_params
 from pipeline.yaml12 import load_yaml
@@ -28,3 +28,19 @@ def test_yaml_1_2_booleans_and_floats():
     data = load_yaml("a: no\nb: off\nc: yes\nd: true\ne: False\nf: 1e-3\ng: -2E5\nh: 12\ni: '1e-3'\n")
     assert data == {"a": "no", "b": "off", "c": "yes", "d": True, "e": False, "f": 0.001, "g": -200000.0,
                     "h": 12, "i": "1e-3"}
+
+
+# Scalars YAML 1.1 (PyYAML) and DVC's YAML 1.2 reader resolve differently, and a few both read alike.
+SCALARS = ["010", "0777", "-010", "1:30", "190:20:30", "0o17", "0x1F", "0b101", "1_000", "1.5e3", "-.5", "1e3",
+           ".inf", "no", "on", "Yes", "~", "2001-12-14", "'010'", '"1:30"']
+
+
+def test_params_numbers_read_as_dvc_reads_them(tmp_path):
+    """Issue 28 item 8: `seed: 010` trained with 8 while DVC recorded 10 (`0777`, `1:30` likewise)."""
+    for scalar in SCALARS:
+        text = f"value: {scalar}\n"
+        ours, dvcs = load_yaml(text)["value"], parse_yaml(text, "params.yaml")["value"]
+        assert (ours, type(ours)) == (dvcs, type(dvcs)), scalar
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text().replace("seed: 42\n", "seed: 010\n", 1))
+    assert load_params(params).seed == 10

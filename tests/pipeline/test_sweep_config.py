@@ -80,3 +80,21 @@ def test_the_report_marks_each_runs_best_variant_by_the_select_score(monkeypatch
     lossy = Sweep.model_validate({**SWEEP, "select": "eval_bleu"})
     with pytest.raises(click.ClickException, match=r"select='eval_bleu' is not among bbc_news/prefix's eval scores"):
         report_rows("trial", lossy, finished, "artifacts")
+
+
+# Interpolations DVC would resolve, backslashes hydra would halve or double, quotes and grammar characters.
+HOSTILE_STRINGS = ["${oc.env:HOME}", "${seed}", "a${x}b", "\\${x}", "\\\\${x}", "$${x}", "${", "a\\b", "a\\\\b",
+                   "C:\\data\\", "end\\\\", "it's", "\\'", "'\\'", '"q"', "x,y", "[1]", "{a: 1}", "null", "=",
+                   "tab\there", "two\nlines", "naïve ✓", ""]
+
+
+@pytest.mark.parametrize("value", HOSTILE_STRINGS)
+def test_sweep_strings_reach_dvc_literally(tmp_path, value):
+    """Issue 28 item 7: `${oc.env:VAR}` landed expanded in the experiment's params; backslashes doubled."""
+    from dvc.utils.hydra import apply_overrides
+    from dvc.utils.serialize import parse_yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 1\nkey: old\n")
+    apply_overrides(params, [f"++key={override_literal(value)}"])  # what `dvc exp run -S` does
+    assert parse_yaml(params.read_text(), str(params))["key"] == value

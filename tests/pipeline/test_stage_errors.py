@@ -30,7 +30,9 @@ def test_prepare_with_bad_data_prints_one_line_and_writes_nothing(tmp_path, monk
     result = CliRunner().invoke(main, ["prepare", "--task", "bbc_news", "--out", "out/bbc_news"])
 
     assert result.exit_code == 1
+    # The stage's start line, then the error as its one end line (no traceback, no "done").
     assert result.output.strip().splitlines() == [
+        "prepare bbc_news: started",
         "Error: DataError: File data/raw/empty.csv holds no records: write at least one example to it."]
     assert not (project / "out").exists()
 
@@ -45,5 +47,6 @@ def test_evaluate_of_a_folder_that_is_no_artifact_names_what_is_missing(tmp_path
                                        "--details", "evaluations/out.json"])
 
     assert result.exit_code == 1
-    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: ")
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "evaluate bbc_news: started" and len(lines) == 2 and lines[1].startswith("Error: ")
     assert not (project / "metrics").exists()

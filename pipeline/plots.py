@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.layout import DVCLIVE_DIR
 
 # The eval metric drawn per task format (lower is better for both generation metrics).
-EVAL_METRIC = {"classification": "eval_accuracy", "multiple_choice": "eval_accuracy", "extractive_qa": "eval_loss",
+EVAL_METRIC = {"classification": "eval_accuracy", "multiple_choice": "eval_accuracy", "extractive_qa": "eval_f1",
                "causal_generation": "eval_loss",
                "seq2seq_generation": "eval_loss"}
 

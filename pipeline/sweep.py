@@ -25,7 +25,7 @@ from prefixes.config import greater_is_better
 from prefixes.strict import StrictModel
 
 NAME_PATTERN = r"[A-Za-z0-9_]+"  # no "-": it joins the parts of an experiment's name
-COUNTS = ("eval_examples", "eval_tokens")
+COUNTS = ("eval_examples", "eval_tokens", "eval_windows")
 sweeps_option = click.option("--sweeps", "sweeps_path", default="sweeps.yaml", show_default=True,
                              type=click.Path(exists=True, dir_okay=False), help="The sweeps file.")
 

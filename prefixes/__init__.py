@@ -23,6 +23,7 @@ _EXPORTS = {
     "interpolate_models": "prefixes.interpolation",
     "PromptTuningModel": "prefixes.methods.prompt.wrapper",
     "load_adapter": "prefixes.model",
+    "load": "prefixes.loading",
     "PrefixTrainer": "prefixes.train",
     "PromptTrainer": "prefixes.train",
     "Trainer": "prefixes.train",

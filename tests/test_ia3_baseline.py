@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from conftest import saved_tiny_model, tiny_model
@@ -76,8 +78,8 @@ def test_save_then_load_gives_bit_identical_logits(tiny_llama_dir, tmp_path):
                 vector.uniform_(0.5, 1.5)  # away from PEFT's all-ones start, so loading must restore them
     model.save_pretrained(tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md", "adapter_config.json",
-                                                                 "adapter_model.safetensors"]
-    loaded = IA3Model.from_pretrained(tmp_path, _causal_config(tiny_llama_dir))
+                                                                 "adapter_model.safetensors", "baseline_config.json"]
+    loaded = IA3Model.from_pretrained(tmp_path)
     ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 13, 14]])
     with torch.no_grad():
         expected = model.eval()(input_ids=ids).logits
@@ -89,9 +91,11 @@ def test_save_then_load_gives_bit_identical_logits(tiny_llama_dir, tmp_path):
 
 def test_loading_with_other_layers_than_trained_names_the_config(tiny_llama_dir, tmp_path):
     IA3Model.from_config(_causal_config(tiny_llama_dir)).save_pretrained(tmp_path)
-    narrower = IA3Config(target_modules=["k_proj"], feedforward_modules=[])
+    record = json.loads((tmp_path / "baseline_config.json").read_text())
+    record["method_config"] = IA3Config(target_modules=["k_proj"], feedforward_modules=[]).model_dump()
+    (tmp_path / "baseline_config.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="does not fit ia3 with config.*load it with the config it trained with"):
-        IA3Model.from_pretrained(tmp_path, _causal_config(tiny_llama_dir), narrower)
+        IA3Model.from_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize(("fields", "message"), [

@@ -35,7 +35,7 @@ class Entry:
         return self.identity_problems() + check_files(self.ref, self.path, self.metadata)
 
     def load(self, base_model: Any = None) -> Any:
-        """Verify every file hash, then load the adapter with `prefixes.model.load_adapter`.
+        """Verify every file hash, then load the artifact with `prefixes.load`, the one load path.
 
         `base_model` is passed through: None lets the loader load the recorded base model.
         """
@@ -47,9 +47,9 @@ class Entry:
                 f"recorded at publish time:\n{listing}\nrestore the version from git "
                 "(`git checkout -- <path>`) and run `prefixes registry verify`"
             )
-        from prefixes.model import load_adapter  # the model stack is heavy; only loading needs it
+        from prefixes.loading import load  # the model stack is heavy; only loading needs it
 
-        return load_adapter(self.path, base_model=base_model)
+        return load(self.path, base_model=base_model)
 
 
 def read_entry(path: Path) -> Entry:

@@ -3,26 +3,24 @@ are rescaled by trained vectors (and PEFT's trained copy of the task head)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any, cast
+from typing import cast
 
 from peft import IA3Config as PeftIA3Config
-from peft.utils import load_peft_weights, set_peft_model_state_dict
 from pydantic import BaseModel
 from torch import nn
 from transformers import PreTrainedModel
 
 from prefixes.config import ModelConfig
-from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.ia3.config import IA3Config
+from prefixes.methods.peft_baseline import PeftBaselineModel
 from prefixes.methods.peft_task import peft_task_type, wrapped_by_peft
 
-# Names of the parameters PEFT adds: the scaling vectors and the trained copies of the head.
-_ADDED_PARAMETER_MARKS = ("ia3_l.", "modules_to_save.")
 
-
-class IA3Model(FullFinetuneModel):
+class IA3Model(PeftBaselineModel):
     """A frozen transformers model with trained (IA)^3 scaling vectors; saved as PEFT's adapter files."""
+
+    # The parameters PEFT adds: the scaling vectors and the trained copies of the head.
+    added_parameter_marks = ("ia3_l.", "modules_to_save.")
 
     def __init__(self, model_config: ModelConfig, method_config: BaseModel | None = None):
         super().__init__(model_config, method_config or IA3Config())
@@ -41,21 +39,4 @@ class IA3Model(FullFinetuneModel):
 
     def num_base_parameters(self) -> int:
         return sum(p.numel() for n, p in self.base_model.named_parameters()
-                   if not any(mark in n for mark in _ADDED_PARAMETER_MARKS))
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, model_config: ModelConfig,
-                        method_config: BaseModel | None = None) -> IA3Model:
-        """The model ``save_pretrained`` wrote to ``directory``, over a freshly loaded base model; the
-        method config must be the one it trained with (the same layers carry vectors)."""
-        model = cls(model_config, method_config)
-        weights = load_peft_weights(os.fspath(directory))
-        result: Any = set_peft_model_state_dict(model.model, weights)  # torch's (missing, unexpected) keys
-        missing_keys, unexpected = result
-        missing = [key for key in missing_keys if any(mark in key for mark in _ADDED_PARAMETER_MARKS)]
-        if missing or unexpected:
-            raise ValueError(
-                f"{directory} does not fit ia3 with config {model.method_config.model_dump()}: missing "
-                f"{missing[:4]}, unexpected {list(unexpected)[:4]}; load it with the config it trained with"
-            )
-        return model.eval()
+                   if not any(mark in n for mark in self.added_parameter_marks))

@@ -8,8 +8,8 @@ from peft import LoraConfig as PeftLoraConfig
 from torch import nn
 from transformers import PreTrainedModel
 
-from prefixes.methods.full_finetune.wrapper import FullFinetuneModel
 from prefixes.methods.lora.config import LoraConfig
+from prefixes.methods.peft_baseline import PeftBaselineModel
 from prefixes.methods.peft_task import peft_task_type, wrapped_by_peft
 
 
@@ -20,8 +20,11 @@ def _span_heads(base: PreTrainedModel) -> list[str]:
     return [name for name, module in base.named_modules() if isinstance(module, nn.Linear) and not name.startswith(backbone)]
 
 
-class LoraModel(FullFinetuneModel):
+class LoraModel(PeftBaselineModel):
     """A frozen transformers model with trained low-rank updates (and PEFT's task head)."""
+
+    # The parameters PEFT adds: the low-rank matrices and the trained copies of the head.
+    added_parameter_marks = ("lora_", "modules_to_save.")
 
     def _trained_model(self, base: PreTrainedModel) -> nn.Module:
         method_config = cast(LoraConfig, self.method_config)

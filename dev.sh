@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's commands: install | repro | quickstart | seed | sweep | test | bench. The first use creates .venv with the
+# The project's commands: install | repro | quickstart | all-kinds | sweep | test | bench. The first use creates .venv with the
 # tested pins (constraints.txt), so every command works on a machine with only Python 3.11 and pip.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -48,10 +48,10 @@ case "${1:-}" in
       "The tiny profile trains 2 steps on a few examples: its scores check the plumbing, not the methods." \
       && echo "outputs: $dir")
     ;;
-  seed)  # one task of every kind (params-seed.yaml), in a clone of HEAD: about 90 minutes on 2 cores
+  all-kinds)  # one task of every kind (params-all-kinds.yaml), in a clone of HEAD: about 90 minutes on 2 cores
     install
-    dir="$(realpath -m "${2:-${TMPDIR:-/tmp}/prefixes-seed}")"
-    rm -rf "$dir" && git clone --quiet . "$dir" && cp params-seed.yaml "$dir/params.yaml"
+    dir="$(realpath -m "${2:-${TMPDIR:-/tmp}/prefixes-all-kinds}")"
+    rm -rf "$dir" && git clone --quiet . "$dir" && cp params-all-kinds.yaml "$dir/params.yaml"
     (cd "$dir" && dvc repro && cat reports/compare.md && echo "outputs: $dir")
     ;;
   sweep)  # a recipe sweep of sweeps.yaml as queued DVC experiments, then its table in reports/sweeps/
@@ -71,5 +71,5 @@ case "${1:-}" in
     ;;
   test) install; python -m pytest "${@:2}" ;;
   bench) install; python -m bench.run_all "${@:2}" ;;
-  *) echo "usage: bash dev.sh install|repro|quickstart|seed|sweep|test|bench [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash dev.sh install|repro|quickstart|all-kinds|sweep|test|bench [args...]" >&2; exit 2 ;;
 esac

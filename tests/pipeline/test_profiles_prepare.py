@@ -14,7 +14,7 @@ from pipeline.prepare import prepare_task
 from prefixes.base_models import load_tokenizer
 
 ROOT = Path(__file__).parents[2]
-PROFILES = ("params.yaml", "params-seed.yaml")
+PROFILES = ("params.yaml", "params-all-kinds.yaml")
 CASES = [(profile, task) for profile in PROFILES for task in load_params(ROOT / profile).task_names]
 
 

@@ -17,11 +17,11 @@ from pipeline.compare import markdown_table, write_report
 from pipeline.evaluate import evaluate_run
 from pipeline.params import EvaluateSettings, Params, TaskConfig
 from pipeline.plots import draw_task_curves
-from prefixes.cli.predict import predict
 from pipeline.prepared import split_task, write_prepared
 from pipeline.report import RunDirs, collect_rows
 from pipeline.train import train_run
 from prefixes.base_models import resolve_model_path
+from prefixes.cli.predict import predict
 from prefixes.data.sources import load_source
 from prefixes.registry import Registry
 
@@ -147,11 +147,11 @@ def _bundle_and_predict(params: Params, root: Path, method: str) -> None:
             assert answer["prediction"] in ("contradiction", "entailment", "neutral")
 
 
-def test_seed_profile_is_valid_and_runs_one_task_of_every_kind():
+def test_all_kinds_profile_is_valid_and_runs_one_task_of_every_kind():
     root = Path(__file__).parents[2]
     from pipeline.params import load_params
 
-    params = load_params(root / "params-seed.yaml")
+    params = load_params(root / "params-all-kinds.yaml")
     formats = {params.tasks[task].format for task in params.task_names}
     assert formats == {"classification", "extractive_qa", "multiple_choice", "causal_generation"}
     sources = {params.tasks[task].source for task in params.task_names}
@@ -175,14 +175,14 @@ def test_baselines_report_the_headline_of_qa_and_multiple_choice(tiny_encoder, t
 
 
 def test_translation_and_summarisation_as_templated_causal_generation(tmp_path):
-    """wmt and scitldr as the seed profile runs them, on a tiny random Llama with SmolLM2's tokenizer."""
+    """wmt and scitldr as the all-kinds profile runs them, on a tiny random Llama with SmolLM2's tokenizer."""
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("smollm2"))
     torch.manual_seed(0)
     LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                  num_key_value_heads=2, intermediate_size=64)).save_pretrained(tmp_path / "llama")
     tokenizer.save_pretrained(tmp_path / "llama")
-    seed = yaml.safe_load((Path(__file__).parents[2] / "params-seed.yaml").read_text())
-    tasks = {name: {**seed["tasks"][name], "model": "tiny", "max_examples": {"train": 4, "eval": 2, "test": 2}}
+    profile = yaml.safe_load((Path(__file__).parents[2] / "params-all-kinds.yaml").read_text())
+    tasks = {name: {**profile["tasks"][name], "model": "tiny", "max_examples": {"train": 4, "eval": 2, "test": 2}}
              for name in ("wmt", "scitldr")}
     params = _params(tmp_path / "llama", "prefix").model_copy(update={
         "tasks": {name: TaskConfig.model_validate(task) for name, task in tasks.items()}, "task_names": list(tasks),

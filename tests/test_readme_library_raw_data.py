@@ -1,4 +1,4 @@
-"""The README's Library snippet on raw data: trainers take dicts or a datasets.Dataset of Example fields."""
+"""The README's library example on raw data: trainers take dicts or a datasets.Dataset of Example fields."""
 
 from __future__ import annotations
 

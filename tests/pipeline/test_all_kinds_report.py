@@ -1,4 +1,4 @@
-"""The committed seed-profile report (reports/seed/) covers every task of params-seed.yaml, each
+"""The committed all-kinds-profile report (reports/all_kinds/) covers every task of params-all-kinds.yaml, each
 run scored by its task kind's own headline, with the reference rows beside them."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ HEADLINES = {"classification": {"accuracy", "macro_f1"}, "multiple_choice": {"ac
              "extractive_qa": {"exact_match", "f1"}, "causal_generation": {"perplexity", "bleu", "rouge_l"}}
 
 
-def test_the_seed_report_holds_every_task_kind_with_its_headline():
-    params = load_params(ROOT / "params-seed.yaml")
-    report = json.loads((ROOT / "reports" / "seed" / "compare.json").read_text())
+def test_the_all_kinds_report_holds_every_task_kind_with_its_headline():
+    params = load_params(ROOT / "params-all-kinds.yaml")
+    report = json.loads((ROOT / "reports" / "all_kinds" / "compare.json").read_text())
     kinds = set()
     for task in params.task_names:
         kind = params.tasks[task].format
@@ -28,4 +28,4 @@ def test_the_seed_report_holds_every_task_kind_with_its_headline():
             assert 0 < report[f"{task}/majority"]["accuracy"] < 1
     assert kinds == set(HEADLINES)
     assert all(isinstance(value, float | int) for row in report.values() for value in row.values())
-    assert (ROOT / "reports" / "seed" / "compare.png").stat().st_size > 10_000
+    assert (ROOT / "reports" / "all_kinds" / "compare.png").stat().st_size > 10_000

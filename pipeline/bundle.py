@@ -12,6 +12,7 @@ artifact folder.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -22,6 +23,10 @@ from pipeline.params import TASK_TYPE_BY_FORMAT, Params
 from prefixes.bundle import RegistryRef, build_manifest, write_manifest
 from prefixes.bundle.manifest import MANIFEST_NAME
 from prefixes.bundle.members import MULTIPLE_CHOICE, QUESTION_ANSWERING, SERVED_TASK_TYPES
+
+EXPERIMENT_MARKER = "DVC_EXP_BASELINE_REV"  # set by `dvc exp run` (as pipeline/publish.py reads it)
+UNPUBLISHED = "_unpublished"
+"""The key of the publish record an experiment leaves: no run's '<task>/<method>'."""
 
 # Bundle name suffix per task kind: a base model's QA and multiple-choice tasks cannot share its
 # classification bundle (each kind has its own head class).
@@ -54,6 +59,10 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
                          for member in manifest.members]
             write_manifest(bundle_dir / MANIFEST_NAME, manifest.model_copy(update={"members": templated}))
             click.echo(f"bundle {name}: {tasks}")
+    if os.environ.get(EXPERIMENT_MARKER):
+        # `dvc exp run` published nothing. Rewriting the publish stage's record after dvc.lock recorded it leaves
+        # publish stale there, so the `dvc repro` after `dvc exp apply`, or that keeps this experiment, publishes it.
+        published_path.write_text(json.dumps({UNPUBLISHED: "made by `dvc exp run`: `dvc repro` publishes it"}) + "\n")
 
 
 def bundle_groups(params: Params) -> list[tuple[str, str, list[str]]]:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+from accelerate import Accelerator
 from transformers import AutoModelForSequenceClassification
 
-from accelerate import Accelerator
 from bench.common import make_record, parse_args, throughput, time_alternating, write_records
 from prefixes import PrefixConfig, PrefixTuningModel
 from prefixes.base_models import load_tokenizer, resolve_model_path

@@ -14,9 +14,9 @@ import tempfile
 import time
 from functools import partial
 
+from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from accelerate import Accelerator
 from prefixes import ModelConfig, PrefixConfig, PrefixTrainer, PrefixTuningModel, TrainingConfig
 from prefixes.data import ClassificationFormat, collate, load_source, split_examples
 from prefixes.evaluate import evaluate_model

@@ -15,9 +15,9 @@ import time
 from functools import partial
 
 import torch
+from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from accelerate import Accelerator
 from prefixes import ModelConfig, PrefixConfig, PrefixTrainer, PrefixTuningModel, TrainingConfig
 from prefixes.data import CausalGenerationFormat, collate, load_source, split_examples
 from prefixes.evaluate import evaluate_model

@@ -70,9 +70,9 @@ def split_metrics(model, features: list[dict], label_names: list[str] | None, ta
     the loader accelerate prepared last, which in a training process is the training loader.
     """
     import torch
+    from accelerate import Accelerator
     from torch.utils.data import DataLoader
 
-    from accelerate import Accelerator
     from prefixes.data.formats import collate
     from prefixes.evaluate import evaluate_model
 

@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs
 
-from accelerate import Accelerator
 from prefixes.config import TrainingConfig
 from prefixes.tracking import trackers
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 import torch
+from accelerate import Accelerator
 from torch.nn import functional as F
 
-from accelerate import Accelerator
 from prefixes import metrics
 from prefixes.data.qa import QAWindows
 

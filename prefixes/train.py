@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
-from accelerate import Accelerator
 from prefixes.accelerator import make_accelerator
 from prefixes.checkpoint import load_checkpoint, save_checkpoint
 from prefixes.class_balance import training_class_weights, weighted_classification_loss

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-
 from accelerate import Accelerator
+
 from prefixes.tracking import end_tracking, log_best, start_tracking
 
 

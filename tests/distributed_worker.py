@@ -9,9 +9,9 @@ import json
 import sys
 
 import torch
+from accelerate import Accelerator
 from conftest import tiny_model
 
-from accelerate import Accelerator
 from prefixes import PrefixConfig, PrefixTuningModel
 from prefixes.config import TrainingConfig
 from prefixes.train import PrefixTrainer

@@ -11,9 +11,9 @@ from conftest import tiny_model
 from huggingface_hub import HfApi, ModelCard, constants
 from huggingface_hub.hf_api import CommitInfo
 
-from prefixes.cli.registry import registry
 from prefixes import PrefixConfig, PrefixTuningModel, PromptConfig, PromptTuningModel
 from prefixes.artifact.card import add_card_results
+from prefixes.cli.registry import registry
 from prefixes.hub import push_to_hub
 from prefixes.registry import Registry
 

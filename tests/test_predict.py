@@ -17,7 +17,6 @@ from transformers import (
     LlamaConfig,
 )
 
-from prefixes.cli.predict import predict
 from prefixes import (
     ModelConfig,
     MultiTaskModel,
@@ -27,6 +26,7 @@ from prefixes import (
 )
 from prefixes.base_models import resolve_model_path
 from prefixes.bundle import BundleError, build_manifest, write_manifest
+from prefixes.cli.predict import predict
 
 
 @pytest.fixture(scope="module")

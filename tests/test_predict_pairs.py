@@ -11,11 +11,11 @@ from bundle_artifacts import saved
 from click.testing import CliRunner
 from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertModel, LlamaConfig
 
-from prefixes.cli.predict import predict
 from prefixes import ModelConfig, MultiTaskModel, PrefixConfig, PrefixTuningModel, load_adapter
 from prefixes.base_models import resolve_model_path
 from prefixes.bundle import BundleError, build_manifest, write_manifest
 from prefixes.bundle.serving import classification_batch
+from prefixes.cli.predict import predict
 from prefixes.data.example import Example
 
 LABELS = {"nli": ["contradiction", "entailment", "neutral"], "topic": ["sports", "science"]}

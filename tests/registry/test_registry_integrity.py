@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from registry_artifacts import deadline, write_artifact
 
-from prefixes.registry.dvc_lock import dvc_info
 from prefixes.registry import IntegrityError, Registry, RegistryError, SchemaVersionError
+from prefixes.registry.dvc_lock import dvc_info
 from prefixes.registry.metadata import GitInfo
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from pipeline.layout import TRAIN_SUMMARY
 from pipeline.params import LABELLED_FORMATS, Params
 from pipeline.prepared import read_prepared
-from prefixes import metrics
 from prefixes.config import greater_is_better
 
 # The headline metric per task format: what the table shows and the plot's y axis.
@@ -92,6 +91,8 @@ def _run_row(params: Params, task: str, method: str, run_dirs: RunDirs, fingerpr
 def _reference_row(fmt: str, task: str, summary: dict, splits: dict, task_rows: list[dict]) -> dict | None:
     """The majority class or answer position (read off the training split) or the untuned base model,
     on the test split; extractive QA has none."""
+    from prefixes import metrics  # numpy: not for the commands' help, which lists this module's users
+
     if fmt in LABELLED_FORMATS:
         labels = summary["label_names"]
         majority = Counter(example.label for example in splits["train"]).most_common(1)[0][0]

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from typing import TYPE_CHECKING
 
 from prefixes.artifact.schema import CARD_NAME, ArtifactConfig
 from prefixes.io import write_atomic
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCardData
+
+# huggingface_hub is imported where a card is written: the commands whose help lists this module's
+# users must not pay for its import.
 
 LIBRARY_NAME = "prefixes"
 
@@ -43,6 +48,8 @@ def hub_model_id(name_or_path: str) -> str | None:
 
 def card_metadata(config: ArtifactConfig, datasets: Sequence[str] | None = None) -> ModelCardData:
     """The Hub's header for an artifact; a base model in a local folder has no Hub id to name."""
+    from huggingface_hub import ModelCardData
+
     return ModelCardData(
         library_name=LIBRARY_NAME,
         base_model=hub_model_id(config.base_model.name_or_path),
@@ -83,6 +90,8 @@ def model_card(config: ArtifactConfig, trainable_parameters: int, base_parameter
         "```",
         "",
     ]
+    from huggingface_hub import ModelCard
+
     return str(ModelCard(f"---\n{card_metadata(config).to_yaml()}\n---\n\n" + "\n".join(lines)))
 
 
@@ -117,6 +126,8 @@ def add_card_results(directory: str | Path, model_name: str, results: Mapping[st
     if not card_path.is_file():
         raise FileNotFoundError(f"{card_path} does not exist: save the model (which writes its card) before "
                                 "recording its scores")
+    from huggingface_hub import EvalResult, ModelCard
+
     card = ModelCard.load(card_path)
     task_type = card.data.pipeline_tag or "other"
     card.data.model_name = model_name

@@ -98,12 +98,13 @@ def score_test_generations(params: Params, task, model, test_split: list) -> dic
 def generation_scores(params: Params, task, model, examples, references) -> dict:
     """BLEU, chrF and ROUGE-1/2/L/Lsum of generations against the references, in left-padded batches:
     greedy, or beam search with `evaluate.num_beams` beams."""
-    from pipeline.tasks import task_format
+    from pipeline.tasks import task_format, truncation_said_by_the_pipeline
     from prefixes import metrics
     from prefixes.generate import generate_batched
 
     fmt = task_format(task, model.tokenizer, None)
-    prompts = [row["input_ids"] for row in fmt.encode_prompts(examples)]
+    with truncation_said_by_the_pipeline():  # prepare reported the prompts' truncation
+        prompts = [row["input_ids"] for row in fmt.encode_prompts(examples)]
     tokenizer = model.tokenizer
     answers = generate_batched(model, prompts, pad_token_id=tokenizer.pad_token_id,
                                batch_size=params.training.eval_batch_size, max_new_tokens=params.evaluate.max_new_tokens,

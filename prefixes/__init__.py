@@ -6,13 +6,14 @@ not pay for importing torch and transformers.
 
 from __future__ import annotations
 
-import importlib
 import os
 
 # Offline unless the user says otherwise (HF_HUB_OFFLINE=0): the embedded models and corpora need no
 # hub, and a mistyped hub id fails at once instead of after a minute of retries. Set before any
 # Hugging Face module is imported, since they read it once at import; covers the `prefixes` command.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from prefixes.lazy import lazy_exports  # noqa: E402  (after the settings above)
 
 _EXPORTS = {
     "ModelConfig": "prefixes.config",
@@ -39,9 +40,4 @@ _EXPORTS = {
 __all__ = list(sorted(_EXPORTS))
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prefixes' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

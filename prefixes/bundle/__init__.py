@@ -8,7 +8,7 @@ Names are imported on first use, so building or reading a manifest does not load
 
 from __future__ import annotations
 
-import importlib
+from prefixes.lazy import lazy_exports
 
 _EXPORTS = {
     "BaseModelRef": "prefixes.bundle.manifest",
@@ -27,9 +27,4 @@ _EXPORTS = {
 __all__ = list(sorted(_EXPORTS))
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prefixes.bundle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ torch-free caller (params validation) can read `prefixes.data.sources` without p
 
 from __future__ import annotations
 
-import importlib
+from prefixes.lazy import lazy_exports
 
 _EXPORTS = {
     "CausalGenerationFormat": "prefixes.data.formats",
@@ -31,9 +31,4 @@ _EXPORTS = {
 __all__ = list(sorted(_EXPORTS))
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prefixes.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

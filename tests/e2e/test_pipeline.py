@@ -107,7 +107,13 @@ def test_metrics_show_lists_every_task_and_method_as_numbers(project):
     for task in ("bbc_news", "chitchat"):
         for method in ("prefix", "p_tuning_v2", "prompt"):
             assert metrics[f"{task}/{method}"]
-    assert list(shown[""]["data"]) == ["reports/compare.json"]  # one metrics file, numbers only
+    # compare.json, and each train stage's best eval scores as DVCLive wrote them: numbers only
+    files = shown[""]["data"]
+    runs = {f"artifacts/{task}/{method}/dvclive/metrics.json" for task in ("bbc_news", "chitchat")
+            for method in ("prefix", "p_tuning_v2", "prompt")}
+    assert runs <= set(files) and set(files) - runs - {"reports/compare.json"} <= {"artifacts/bbc_news/lora/dvclive/metrics.json"}
+    best = files["artifacts/bbc_news/prefix/dvclive/metrics.json"]["data"]["best"]
+    assert isinstance(best["accuracy"], float) and isinstance(best["step"], int)
     listed = _run(["dvc", "metrics", "diff", "HEAD", "--json"], project).stdout
     assert "fingerprint" not in listed and "seed" not in listed
 

@@ -47,6 +47,7 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
     """One bundle per (base model, method, kind of task): every such task's prefix over that frozen model."""
     params = load_or_exit(params_path)
     published = json.loads(published_path.read_text())
+    written = []
     for method in params.evaluated_methods:
         for stem, suffix, tasks in bundle_groups(params):
             members = [_member(params, task, method, artifacts_dir, data_dir, published) for task in tasks]
@@ -58,7 +59,8 @@ def multi_task_bundle(params_path: str, artifacts_dir: Path, data_dir: Path, pub
             templated = [member.model_copy(update={"template": params.tasks[member.task].template})
                          for member in manifest.members]
             write_manifest(bundle_dir / MANIFEST_NAME, manifest.model_copy(update={"members": templated}))
-            click.echo(f"bundle {name}: {tasks}")
+            written.append(f"{name} ({', '.join(tasks)})")
+    click.echo(f"multi-task-bundle: {len(written)} bundles in {output_dir}: {'; '.join(written)}", err=True)
     if os.environ.get(EXPERIMENT_MARKER):
         # `dvc exp run` published nothing. Rewriting the publish stage's record after dvc.lock recorded it leaves
         # publish stale there, so the `dvc repro` after `dvc exp apply`, or that keeps this experiment, publishes it.

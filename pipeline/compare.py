@@ -56,7 +56,8 @@ def compare(params_path: str, metrics_dir: Path, artifacts_dir: Path, evaluation
     for task in params.task_names:
         draw_task_curves(task, params.tasks[task].format, methods_of(params, task), artifacts_dir,
                          output_dir / PLOTS_DIR / f"{task}.png")
-    click.echo(markdown_table(rows))
+    # One line: the table is in the report (`cat reports/compare.md`, `dvc metrics show`).
+    click.echo(f"compare: {len(rows)} rows of {len(params.task_names)} tasks -> {output_dir / 'compare.md'}", err=True)
 
 
 def _size(count: float) -> str:

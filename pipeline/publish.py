@@ -56,8 +56,9 @@ def publish(params_path: str, artifacts_dir: Path, data_dir: Path, metrics_dir: 
         for method in params.evaluated_methods:
             entry = _publish_run(params, registry, task, method, artifacts_dir, metrics_dir, data, dvc_lock)
             published[f"{task}/{method}"] = {"version": entry.path.name, "digest": entry.metadata.digest}
-            click.echo(f"published {entry.ref} ({params.publish.alias})")
     write_json(record_path, published)
+    filed = ", ".join(f"{run}/{record['version']}" for run, record in published.items())
+    click.echo(f"publish: {len(published)} runs as {params.publish.alias!r} in {params.publish.registry}: {filed}", err=True)
 
 
 def _reason_not_to_publish(params: Params) -> str | None:

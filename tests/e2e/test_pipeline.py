@@ -40,7 +40,9 @@ def project(tmp_path_factory) -> Path:
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
     _run(["git", *GIT_IDENTITY, "add", "-A"], root)
     _run(["git", *GIT_IDENTITY, "commit", "-qm", "tiny params"], root)
-    _run(["dvc", "repro"], root)
+    # --quiet, as `dev.sh quickstart` runs it: what remains is the stages' own output.
+    repro = _run(["dvc", "repro", "--quiet"], root)
+    (root.parent / "repro.log").write_text(repro.stdout + repro.stderr)  # beside the project, not in it
     return root
 
 
@@ -68,6 +70,17 @@ def test_repro_produces_every_output(project):
     assert not any("trainable_parameters" in row for row in report.values())  # scores only, no sizes
     assert (project / "reports" / "compare.png").stat().st_size > 1000
     assert (project / "bundles" / "minilm-prefix" / "manifest.json").exists()
+
+
+def test_the_quickstart_prints_at_most_60_lines_of_ours(project):
+    """A start and an end line per stage, actionable warnings, then the compare table and two closing lines
+    (`dev.sh quickstart`): no load reports, progress bars, deprecation warnings or repeated truncation lines."""
+    lines = (project.parent / "repro.log").read_text().splitlines()
+    table = (project / "reports" / "compare.md").read_text().splitlines()
+    assert len(lines) + len(table) + 2 <= 60, "\n".join(lines)
+    noise = ("LOAD REPORT", "Loading weights", "deprecated", "FutureWarning", "it/s]", "\x1b[")
+    assert not [line for line in lines if any(mark in line for mark in noise)]
+    assert sum("done in" in line for line in lines) >= 10
 
 
 def test_a_task_sets_its_own_prefix_length(project):

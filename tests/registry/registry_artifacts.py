@@ -12,7 +12,9 @@ import contextlib
 import json
 import signal
 import struct
+import sys
 import tempfile
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,13 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def record_loads(monkeypatch) -> list[Path]:
+    """`prefixes.model.load_adapter`, which `prefixes.load` calls for a prefix artifact, replaced by a
+    recorder (the registry verifies a version before it loads it)."""
+    calls: list[Path] = []
+    fake = types.ModuleType("prefixes.model")
+    fake.load_adapter = lambda path, base_model=None: calls.append(Path(path))
+    monkeypatch.setitem(sys.modules, "prefixes.model", fake)
+    return calls

@@ -23,14 +23,12 @@ import json
 import os
 import random
 import shutil
-import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from registry_artifacts import deadline, write_artifact
+from registry_artifacts import deadline, record_loads, write_artifact
 from registry_damage import ALIASES, EDITS, NAMESPACES, Damage
 
 from prefixes.cli.registry import registry as cli
@@ -181,6 +179,11 @@ def _check_show(root: Path, expected: dict, damage: Damage) -> None:
         assert code == 1 and err.startswith(f"Error: {root / ref} is a symbolic link"), err
 
 
+@pytest.fixture
+def loaded(monkeypatch) -> list[Path]:
+    return record_loads(monkeypatch)
+
+
 def _check_load(root: Path, expected: dict, damage: Damage, loaded: list[Path]) -> None:
     registry = Registry(root)
     for (task, method, version), published in expected.items():
@@ -203,16 +206,6 @@ def _check_publish(root: Path, artifact: Path) -> None:
         entry = registry.publish(artifact, task="t", method="prefix")
     assert entry.path.parent == root / "t" / "prefix"
     assert registry.get("t", "prefix", entry.path.name).metadata.digest == entry.metadata.digest
-
-
-@pytest.fixture
-def loaded(monkeypatch) -> list[Path]:
-    """`prefixes.model.load_adapter` replaced by a recorder (the registry verifies before it)."""
-    calls: list[Path] = []
-    fake = types.ModuleType("prefixes.model")
-    fake.load_adapter = lambda path, base_model=None: calls.append(Path(path))
-    monkeypatch.setitem(sys.modules, "prefixes.model", fake)
-    return calls
 
 
 def test_random_damage_never_yields_wrong_answers_hangs_tracebacks_or_writes_outside(

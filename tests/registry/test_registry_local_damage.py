@@ -7,13 +7,11 @@ import json
 import logging
 import os
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from registry_artifacts import write_artifact
+from registry_artifacts import record_loads, write_artifact
 
 from prefixes.cli.registry import registry as cli
 from prefixes.registry import IntegrityError, Registry
@@ -21,12 +19,7 @@ from prefixes.registry import IntegrityError, Registry
 
 @pytest.fixture
 def loaded(monkeypatch) -> list[Path]:
-    """`prefixes.model.load_adapter` replaced by a recorder (the registry verifies before it)."""
-    calls: list[Path] = []
-    fake = types.ModuleType("prefixes.model")
-    fake.load_adapter = lambda path, base_model=None: calls.append(Path(path))
-    monkeypatch.setitem(sys.modules, "prefixes.model", fake)
-    return calls
+    return record_loads(monkeypatch)
 
 
 def _publish(registry: Registry, tmp_path: Path, seeds, task: str = "t", method: str = "prefix") -> None:
